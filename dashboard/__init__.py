@@ -1,0 +1,1 @@
+"""dashboard stage of dancenow (built in a later issue)."""

@@ -1,0 +1,396 @@
+"""The ``dancenow`` command line: one subcommand per stage.
+
+Imports of heavy libraries (mediapipe, datasets, torch) happen inside the commands, so
+``dancenow --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+DEMO_ROOT = Path("outputs/demo")
+DEMO_RAW = DEMO_ROOT / "raw"
+DEMO_DATASET = DEMO_ROOT / "dataset"
+DEMO_CONSENT_SIGNED = date(2026, 1, 1)  # fixed so that the demo is deterministic
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _add_parser(
+    sub: argparse._SubParsersAction, name: str, help: str, description: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description, formatter_class=_Formatter
+    )
+    return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detector", default="mediapipe-holistic", help="pose detector backend")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="detector processes (default: all cores of this machine)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a process pool on this machine; ray: Ray tasks on a cluster (see --ray-address)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster address for --backend ray (default: start a local Ray)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="pose cache, keyed by video content and detector version (default: $DANCENOW_CACHE or "
+        "~/.cache/dancenow/poses); makes re-runs and interrupted runs resume",
+    )
+    parser.add_argument(
+        "--smoothing",
+        choices=("auto", "median", "gaussian", "none"),
+        default="auto",
+        help="temporal smoothing of keypoints: auto = 7-frame confidence-aware median, Gaussian at >= 60 fps",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from .consent import write_synthetic_consent
+    from .demo import generate_demo
+
+    clips = generate_demo(
+        args.out,
+        seed=args.seed,
+        target_seconds=args.target_seconds,
+        source_seconds=args.source_seconds,
+        n_sources=args.sources,
+        size=args.size,
+        fps=args.fps,
+        progress=not args.no_progress,
+    )
+    roles: dict[str, list[str]] = {}
+    for clip in clips:
+        roles.setdefault(clip.subject_id, []).append(clip.role)
+    for subject_id, subject_roles in roles.items():
+        write_synthetic_consent(
+            Path(args.out) / subject_id, subject_id, subject_roles, signed=DEMO_CONSENT_SIGNED, seed=args.seed
+        )
+    for clip in clips:
+        print(
+            f"{clip.role:6s} {clip.video_path}  ({clip.n_frames} frames, {clip.width}x{clip.height} @ {clip.fps:g} fps)"
+        )
+    print(f"wrote {len(clips)} clips and {len(roles)} consent manifests (marked synthetic) under {args.out}")
+    return 0
+
+
+def cmd_pose_extract(args: argparse.Namespace) -> int:
+    from .pose import extract_poses, smooth_poses, write_openpose_json
+    from .quality import detection_rates
+    from .video import probe
+
+    videos = [Path(v) for v in args.videos]
+    infos = {str(v): probe(v) for v in videos}  # fail early, naming a bad file, before any work
+    results = extract_poses(
+        videos,
+        detector=args.detector,
+        workers=args.workers,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    for video in videos:
+        seq = results[str(video)]
+        if args.smoothing != "none":
+            seq = smooth_poses(seq, infos[str(video)].fps, method=args.smoothing)
+        target = args.out / f"{video.stem}.npz"
+        seq.save(target)
+        if args.openpose_json:
+            write_openpose_json(seq, args.out / f"{video.stem}_openpose", video.stem)
+        rates = detection_rates(seq)
+        print(
+            f"{video} -> {target}: {len(seq)} frames; person {100 * rates['person']:.0f}%, "
+            f"face {100 * rates['face']:.0f}%, hands {100 * rates['hands']:.0f}%"
+        )
+    return 0
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .build import BuildOptions, build_dataset
+
+    result = build_dataset(
+        BuildOptions(
+            raw_dir=args.raw,
+            out_dir=args.out,
+            name=args.name,
+            test_fraction=args.test_fraction,
+            as_of=args.as_of,
+            detector=args.detector,
+            workers=args.workers,
+            backend=args.backend,
+            ray_address=args.ray_address,
+            cache_dir=args.cache_dir,
+            smoothing=args.smoothing,
+            min_person_rate=args.min_person_rate,
+            license=args.license,
+            crf=args.crf,
+            progress=not args.no_progress,
+        )
+    )
+    report = result.report
+    for s in report["subjects"]:
+        print(f"{s['status']:8s} {s['subject_id']}: {'; '.join(s['reasons'])}")
+    for split, info in report["splits"].items():
+        print(f"split {split:6s}: {info['rows']} rows, {info['frames']} frames")
+    for clip in report["clips"]:
+        err = clip.get("ground_truth_error", {}).get("raw")
+        if err and err["body_px"] is not None:
+            print(
+                f"{clip['clip']}: detector vs ground truth: body {err['body_px']:.2f} px "
+                f"({err['body_pct_of_height']:.2f}% of height), face {err['face_px'] or float('nan'):.2f} px, "
+                f"hands {err['hands_px'] or float('nan'):.2f} px"
+            )
+    print(f"dataset: {result.out_dir} (card README.md, report build_report.md); load it with")
+    print(f"  python -c 'import datasets; print(datasets.load_dataset(\"{result.out_dir}\"))'")
+    return 0
+
+
+def cmd_dataset_publish(args: argparse.Namespace) -> int:
+    from .hub import publish
+
+    plan = publish(args.folder, args.repo_id, private=args.private, gated=args.gated, dry_run=args.dry_run)
+    print(("DRY RUN (nothing sent): " if args.dry_run else "published: ") + plan.describe())
+    return 0
+
+
+def cmd_dataset_info(args: argparse.Namespace) -> int:
+    from .hub import dataset_info
+
+    info = dataset_info(str(args.target))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if isinstance(value, dict | list):
+            print(f"{key}:")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                print(f"  {k}: {v}" if isinstance(value, dict) else f"  - {v}")
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dancenow",
+        description="Do-as-I-do motion transfer after Everybody Dance Now: consented dance datasets, "
+        "pose extraction, training, transfer, forensics and a dashboard.",
+        formatter_class=_Formatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _add_parser(
+        sub,
+        "demo-data",
+        "render the bundled synthetic demo subject and dancers (mp4 + consent + ground truth)",
+        "Render a procedurally generated, textured human figure doing standard moves (the target) and "
+        "several differently built dancers (the sources) as real H.264 videos, with ground-truth "
+        "keypoints and consent manifests marked synthetic. Deterministic from --seed.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=DEMO_RAW, help="output folder (the raw layout `dataset build` reads)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same videos")
+    p.add_argument(
+        "--target-seconds", type=float, default=120.0, help="length of the target's standard-moves clip"
+    )
+    p.add_argument("--source-seconds", type=float, default=20.0, help="length of each source dance")
+    p.add_argument("--sources", type=int, default=3, help="number of source dancers")
+    p.add_argument("--size", type=int, default=256, help="frame width and height in pixels")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_demo_data)
+
+    pose = _add_parser(sub, "pose", "pose extraction", "Pose extraction commands.")
+    pose_sub = pose.add_subparsers(dest="pose_command", metavar="COMMAND", required=True)
+    p = _add_parser(
+        pose_sub,
+        "extract",
+        "detect body, face and hand keypoints in videos",
+        "Detect per-frame body (BODY_25), face (70) and hand (2x21) keypoints in the OpenPose layout, "
+        "using all cores (or a Ray cluster), with a cache that makes re-runs and interrupted runs resume. "
+        "Writes VIDEO_STEM.npz (arrays body, face, hands) per video.",
+    )
+    p.add_argument("videos", nargs="+", help="video files")
+    p.add_argument("--out", type=Path, default=Path("outputs/poses"), help="output folder")
+    p.add_argument("--openpose-json", action="store_true", help="also write OpenPose-style JSON per frame")
+    _add_extraction_options(p)
+    p.set_defaults(func=cmd_pose_extract)
+
+    ds = _add_parser(
+        sub, "dataset", "build, publish and inspect the Hugging Face dataset", "Dataset commands."
+    )
+    ds_sub = ds.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
+    p = _add_parser(
+        ds_sub,
+        "build",
+        "build a Hub-ready dataset folder from videos and consent manifests",
+        "Check consent, detect and smooth keypoints, split target clips in time (train, then test), "
+        "re-encode, and write Parquet shards with a dataset card and a build report. Atomic: a failed "
+        "build leaves the previous dataset intact.\n\nInput layout: RAW/<subject_id>/consent.yaml, "
+        "RAW/<subject_id>/target/*.mp4, RAW/<subject_id>/source/*.mp4, optional "
+        "RAW/<subject_id>/openpose/<clip>/*.json (imported instead of detecting).",
+    )
+    p.add_argument("--raw", type=Path, default=DEMO_RAW, help="input folder, one sub-folder per subject")
+    p.add_argument(
+        "--out", type=Path, default=DEMO_DATASET, help="dataset folder to write (replaced atomically)"
+    )
+    p.add_argument("--name", default="dancenow-demo-dance", help="dataset name shown in the card")
+    p.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.2,
+        help="last fraction of each target clip held out as test",
+    )
+    p.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="date consent is checked against, YYYY-MM-DD (default: today)",
+    )
+    p.add_argument(
+        "--min-person-rate",
+        type=float,
+        default=0.5,
+        help="fail if a person is detected in fewer than this fraction of a clip's frames",
+    )
+    p.add_argument(
+        "--license",
+        default="other",
+        help="licence id for the card; 'other' writes dancenow's consent-bound licence (LICENSE.md)",
+    )
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality of the stored videos (lower is better)")
+    _add_extraction_options(p)
+    p.set_defaults(func=cmd_dataset_build)
+
+    p = _add_parser(
+        ds_sub,
+        "publish",
+        "upload a built dataset to the Hugging Face Hub (and delete what revocation removed)",
+        "Create the dataset repo (private and gated options), upload the card, licence and Parquet "
+        "files, delete remote files the build no longer has (revoked or expired consent) and then squash "
+        "the repo history so they leave old revisions too. The token comes from HF_TOKEN or "
+        "`hf auth login` and is never printed.",
+    )
+    p.add_argument("folder", type=Path, nargs="?", default=DEMO_DATASET, help="built dataset folder")
+    p.add_argument("--repo-id", required=True, help="Hub dataset repo, ORG/NAME")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument(
+        "--gated",
+        choices=("manual", "auto", "none"),
+        default="manual",
+        help="access requests: manual = each approved by you, auto = granted on acknowledgement",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be uploaded and deleted; send nothing"
+    )
+    p.set_defaults(func=cmd_dataset_publish)
+
+    p = _add_parser(
+        ds_sub,
+        "info",
+        "describe a built dataset folder or a Hub dataset repo",
+        "Splits, rows, frames, subjects and their consent status, files and publish history of a dataset "
+        "folder; or a Hub repo's visibility, gating and files.",
+    )
+    p.add_argument(
+        "target", nargs="?", default=str(DEMO_DATASET), help="dataset folder or Hub repo id ORG/NAME"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_dataset_info)
+
+    for register in _stage_registrars():
+        register(sub)
+    return parser
+
+
+def _stage_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Later stages (synthesis, forensics, dashboard) add their subcommands through ``cli.register``."""
+    import importlib
+
+    registrars = []
+    for package in ("synthesis", "forensics", "dashboard"):
+        try:
+            module = importlib.import_module(f"{package}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.cli":
+                raise
+            continue
+        registrars.append(module.register)
+    return registrars
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from .build import BuildError
+    from .consent import ConsentError
+    from .hub import PublishError
+    from .video import VideoError
+
+    errors: list[type[BaseException]] = [BuildError, ConsentError, PublishError, VideoError]
+    try:
+        from .pose import PoseError  # type: ignore[attr-defined]
+
+        errors.append(PoseError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except _known_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume (finished work is cached)", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

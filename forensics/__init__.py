@@ -1,0 +1,1 @@
+"""forensics stage of dancenow (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""synthesis stage of dancenow (built in a later issue)."""

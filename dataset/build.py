@@ -67,7 +67,7 @@ class BuildOptions:
     as_of: date | None = None  # the date consent is checked against; today by default
     detector: str = "mediapipe-holistic"
     workers: int | None = None
-    backend: str = "local"
+    backend: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     cache_dir: Path | None = None
     smoothing: Literal["auto", "median", "gaussian", "none"] = "auto"

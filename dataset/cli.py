@@ -366,16 +366,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .build import BuildError
     from .consent import ConsentError
     from .hub import PublishError
+    from .pose import OpenPoseFormatError, PoseExtractionError
     from .video import VideoError
 
-    errors: list[type[BaseException]] = [BuildError, ConsentError, PublishError, VideoError]
-    try:
-        from .pose import PoseError  # type: ignore[attr-defined]
-
-        errors.append(PoseError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (BuildError, ConsentError, PublishError, VideoError, OpenPoseFormatError, PoseExtractionError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def _rotation_of(source: VideoSource) -> tuple[int, str]:
 
     name = _name(source)
     try:
-        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source)) as container:
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "r") as container:
             if not container.streams.video:
                 raise VideoError(f"{name}: no video stream (audio or other data only); {_FIX}")
             stream = container.streams.video[0]

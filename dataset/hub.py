@@ -13,7 +13,7 @@ local: it names excluded subjects and why, which is itself personal information.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -187,13 +187,13 @@ def publish(
         return plan
     if token is None:
         raise PublishError(f"no Hugging Face token: {origin}; a publish needs write access to {repo_id}")
-    if report is not None:
-        write_card(folder, report, repo_id)  # the card's loading snippet names the real repo
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if report is not None:
+            write_card(folder, report, repo_id)  # the card's loading snippet names the real repo
         api.update_repo_settings(repo_id, repo_type="dataset", gated=False if gated == "none" else gated)
         remote = remote_file_list(repo_id, token) or []
         plan = plan_publish(folder, repo_id, private, gated, remote)
@@ -269,4 +269,4 @@ def load(target: str, split: str | None = None) -> Any:
     return datasets.load_dataset(target, split=split)
 
 
-__all__ = ["PublishError", "PublishPlan", "asdict", "dataset_info", "load", "plan_publish", "publish"]
+__all__ = ["PublishError", "PublishPlan", "dataset_info", "load", "plan_publish", "publish"]

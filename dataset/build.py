@@ -355,7 +355,8 @@ def build_dataset(options: BuildOptions) -> BuildResult:
     """Build the dataset folder; raise :class:`BuildError`/:class:`ConsentError` on bad input."""
     from .builder import DanceDatasetBuilder
     from .card import write_card, write_license
-    from .pose import get_detector, smooth_poses
+    from .pose import smooth_poses
+    from .pose.base import detector_version
     from .report import write_markdown_report
 
     t_start = time.perf_counter()
@@ -393,8 +394,7 @@ def build_dataset(options: BuildOptions) -> BuildResult:
     infos = {clip.key: probe(clip.path) for clip in included}
     raw_poses = _keypoints(included, infos, options)
     timings["keypoints_s"] = time.perf_counter() - t
-    with get_detector(options.detector) as detector:
-        detector_name, detector_version = detector.name, detector.version
+    detector_name, version_of_detector = options.detector, detector_version(options.detector)
 
     clip_reports: dict[str, dict[str, Any]] = {}
     smoothed: dict[str, PoseSequence] = {}
@@ -435,7 +435,7 @@ def build_dataset(options: BuildOptions) -> BuildResult:
                     row.update(
                         keypoint_source=clip_reports[clip.key]["keypoint_source"],
                         detector=detector_name if clip.openpose_dir is None else "openpose",
-                        detector_version=detector_version if clip.openpose_dir is None else "imported",
+                        detector_version=version_of_detector if clip.openpose_dir is None else "imported",
                         smoothing=options.smoothing,
                         consent_scope=list(decision.scopes),
                         consent_document_sha256=manifest.consent_document.sha256,
@@ -491,7 +491,7 @@ def build_dataset(options: BuildOptions) -> BuildResult:
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "consent_checked_as_of": as_of.isoformat(),
             "raw_dir": str(raw_dir),
-            "detector": {"name": detector_name, "version": detector_version},
+            "detector": {"name": detector_name, "version": version_of_detector},
             "smoothing": options.smoothing,
             "test_fraction": options.test_fraction,
             "license": options.license,

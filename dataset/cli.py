@@ -47,7 +47,11 @@ def _fraction(text: str) -> float:
 
 
 def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", default="mediapipe-holistic", help="pose detector backend")
+    from .pose.base import available_detectors
+
+    parser.add_argument(
+        "--detector", choices=available_detectors(), default="mediapipe-holistic", help="pose detector backend"
+    )
     parser.add_argument(
         "--workers", type=int, default=None, help="detector processes (default: all cores of this machine)"
     )

@@ -16,8 +16,8 @@ Output (written atomically: a failed or interrupted build leaves the previous da
     OUT/
       README.md                      # dataset card: YAML (license, configs, gating) + documentation
       LICENSE.md
-      data/{train,test,source}/<subject>-00000.parquet   # one file set per subject: revocation
-                                                         # deletes exactly that subject's files
+      data/{train,test,source}/<subject>-00000-<hash>.parquet  # one file set per subject: revocation
+                                                               # deletes exactly that subject's files
       build_report.json, build_report.md                 # what was included or excluded, and why
 
 Each target clip is split in time: the first part goes to ``train``, the last ``test_fraction``
@@ -272,7 +272,7 @@ def _stage_clip(
 
 
 def _regroup_parquet(prepared: Path, data_dir: Path) -> list[Path]:
-    """Rewrite the builder's per-split Parquet as ``data/<split>/<subject>-NNNNN.parquet``.
+    """Rewrite the builder's per-split Parquet as ``data/<split>/<subject>-NNNNN-<sha256[:12]>.parquet``.
 
     Per-subject files make revocation a deletion of named files, on disk and on the Hub. The
     schema (with the Hugging Face feature metadata) is kept, so ``load_dataset`` restores the
@@ -308,7 +308,15 @@ def _regroup_parquet(prepared: Path, data_dir: Path) -> list[Path]:
     finally:
         for writer in writers.values():
             writer.close()
-    return written
+    # Name every file by its content: the card lists these exact names, and `datasets` keys its
+    # local cache on the card's paths (not on file contents), so a rebuilt folder must not reuse a
+    # name whose content changed, or `load_dataset(folder)` would return the old rows.
+    named = []
+    for path in written:
+        final = path.with_name(f"{path.stem}-{sha256_file(path)[:12]}.parquet")
+        path.rename(final)
+        named.append(final)
+    return named
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,12 @@ def write_license(folder: Path, license_id: str) -> None:
 
 def _yaml_header(report: dict[str, Any]) -> dict[str, Any]:
     splits = [s for s, info in report["splits"].items() if info["rows"]]
+    # Exact file names (they carry a content hash), not a glob: `datasets` caches a local folder
+    # by the card's paths, so changed data must change the paths.
+    files = {
+        split: [f["path"] for f in report["files"] if f["path"].startswith(f"data/{split}/")]
+        for split in splits
+    }
     n_rows = sum(info["rows"] for info in report["splits"].values())
     header: dict[str, Any] = {"license": report["license"]}
     if report["license"] == "other":
@@ -55,7 +61,7 @@ def _yaml_header(report: dict[str, Any]) -> dict[str, Any]:
         configs=[
             {
                 "config_name": "default",
-                "data_files": [{"split": split, "path": f"data/{split}/*.parquet"} for split in splits],
+                "data_files": [{"split": split, "path": files[split]} for split in splits],
             }
         ],
         extra_gated_heading="Acknowledge the consent terms to access this dataset",

@@ -50,7 +50,10 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
     from .pose.base import available_detectors
 
     parser.add_argument(
-        "--detector", choices=available_detectors(), default="mediapipe-holistic", help="pose detector backend"
+        "--detector",
+        choices=available_detectors(),
+        default="mediapipe-holistic",
+        help="pose detector backend",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="detector processes (default: all cores of this machine)"

@@ -41,7 +41,8 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
-from .consent import MANIFEST_NAME, ROLES, ConsentError, ConsentManifest, decide, load_consent, sha256_file
+from .consent import MANIFEST_NAME, ROLES, ConsentError, ConsentManifest, decide, load_consent
+from .files import sha256_file
 from .keypoints import PoseSequence
 from .quality import compare_to_ground_truth, detection_rates
 from .video import VideoError, VideoReader, VideoWriter, probe

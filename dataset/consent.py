@@ -39,7 +39,6 @@ Example (``subjects/alice/consent.yaml``)::
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -48,6 +47,8 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .files import atomic_write_text, sha256_file
 
 Role = Literal["target", "source"]
 ROLES: tuple[Role, ...] = ("target", "source")
@@ -147,14 +148,6 @@ class ConsentDecision:
     scopes: tuple[str, ...] = ()
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _format_validation_error(path: Path, exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
@@ -229,9 +222,7 @@ def write_consent(path: str | Path, manifest: ConsentManifest) -> None:
     """Write a manifest as YAML (atomically)."""
     path = Path(path)
     data = manifest.model_dump(mode="json", exclude_none=False)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 SYNTHETIC_CONSENT_TEXT = """\

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .build import REPORT_JSON, STATE_DIR
+from .files import atomic_write_text
 
 Gated = Literal["manual", "auto", "none"]
 UPLOAD_PATTERNS = ("README.md", "LICENSE.md", "data/")
@@ -86,9 +87,7 @@ def write_ledger(folder: Path, repo_id: str, files: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data[repo_id] = {"files": files, "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2))
 
 
 def token_source() -> tuple[str | None, str]:

@@ -15,10 +15,13 @@ was not detected is ``(0, 0, 0)``. A clip's keypoints are a :class:`PoseSequence
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write_bytes
 
 BODY_25_NAMES: tuple[str, ...] = (
     "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
@@ -125,12 +128,9 @@ class PoseSequence:
 
     def save(self, path: str | Path) -> None:
         """Write to ``.npz`` atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, body=self.body, face=self.face, hands=self.hands)
-        tmp.replace(path)
+        buffer = io.BytesIO()
+        np.savez(buffer, body=self.body, face=self.face, hands=self.hands)
+        atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> PoseSequence:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dataset.consent import ConsentError, decide, load_consent, sha256_file, write_synthetic_consent
+from dataset.consent import ConsentError, decide, load_consent, write_synthetic_consent
+from dataset.files import sha256_file
 
 TODAY = date(2026, 6, 1)
 

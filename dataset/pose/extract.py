@@ -32,7 +32,6 @@ import hashlib
 import multiprocessing as mp
 import os
 import queue
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dataset.files import atomic_write_bytes, sha256_file
 from dataset.keypoints import PoseSequence
 from dataset.pose.base import PoseDetector, detector_version, get_detector
 from dataset.pose.openpose_json import extract_openpose
@@ -76,26 +76,6 @@ def available_cpus() -> int:
 # Cache
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def video_sha256(path: PathLike, cache_dir: Path | None = None) -> str:
     """SHA-256 of a video file's bytes, memoised in ``cache_dir`` by (path, size, mtime).
 
@@ -105,7 +85,7 @@ def video_sha256(path: PathLike, cache_dir: Path | None = None) -> str:
     p = Path(path)
     st = p.stat()
     if cache_dir is None:
-        return _sha256_file(p)
+        return sha256_file(p)
     key = f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
     memo = cache_dir / "sha256-memo" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.txt"
     try:
@@ -114,8 +94,8 @@ def video_sha256(path: PathLike, cache_dir: Path | None = None) -> str:
             return cached
     except OSError:
         pass
-    sha = _sha256_file(p)
-    _atomic_write_bytes(memo, sha.encode())
+    sha = sha256_file(p)
+    atomic_write_bytes(memo, sha.encode())
     return sha
 
 
@@ -152,7 +132,7 @@ def _save_chunk(path: Path, seq: PoseSequence) -> None:
 
     buffer = io.BytesIO()
     np.savez(buffer, body=seq.body, face=seq.face, hands=seq.hands)
-    _atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _load_chunk(chunk: Chunk) -> PoseSequence | None:
@@ -309,7 +289,7 @@ def _plan(
         ]
         note = folder / "detector.txt"
         if not note.exists():
-            _atomic_write_bytes(note, (version + "\n").encode())
+            atomic_write_bytes(note, (version + "\n").encode())
     return plan
 
 

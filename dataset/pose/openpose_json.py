@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from dataset.files import atomic_write_text
 from dataset.keypoints import BODY, COCO_18_NAMES, N_BODY, N_FACE, N_HAND, PoseSequence
 
 #: Where each COCO-18 point goes in BODY_25 (by name, so the two orders cannot drift apart).
@@ -251,9 +252,7 @@ def write_openpose_json(seq: PoseSequence, folder: str | os.PathLike[str], stem:
                 }
             )
         path = out / f"{stem}_{t:012d}{_SUFFIX}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"version": 1.3, "people": people}), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps({"version": 1.3, "people": people}))
         paths.append(path)
     return paths
 

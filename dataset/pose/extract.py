@@ -310,12 +310,12 @@ def extract_poses(
     ``workers``: processes (local) or actors (Ray); None = every core available (local) or every
     CPU of the Ray cluster. With one worker the local backend runs in this process. ``pin_workers``
     (local backend only) binds each worker process to its own core. Off by default: one MediaPipe
-    process keeps about 1.4 cores busy (the Holistic graph runs face and hand models on parallel
-    threads), so workers do share cores, but pinning measured no faster on an idle 2-core machine
-    (within 2 %) and much slower (-25 %) when another program was using a core, because a pinned
-    worker cannot move off the busy one. ``ray_address``: an existing
-    cluster (e.g. ``"auto"`` or ``"ray://host:10001"``); without it, an already initialised Ray is
-    used, else a local Ray is started and shut down afterwards. Video paths must be readable by
+    process keeps about 1.4 cores busy (the Holistic graph runs its models on parallel threads), so
+    workers share cores either way; pinning measured 3–5 % faster on an idle 2-core machine, but
+    while another program was busy it swung by ±30 % from run to run (a pinned worker cannot move
+    off a busy core), so it is left to the caller who knows the machine is dedicated.
+    ``ray_address``: an existing cluster (e.g. ``"auto"`` or ``"ray://host:10001"``); without it,
+    an already initialised Ray is used, else a local Ray is started and shut down afterwards. Video paths must be readable by
     every Ray node. Results are identical for any backend and worker count given the same
     ``chunk_frames`` (the cache key includes the frame range).
 

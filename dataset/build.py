@@ -272,7 +272,7 @@ def _stage_clip(
 # 4. Parquet in the Hub's layout
 
 
-def _regroup_parquet(prepared: Path, data_dir: Path) -> list[Path]:
+def _regroup_parquet(prepared: Path, data_dir: Path) -> dict[Path, str]:
     """Rewrite the builder's per-split Parquet as ``data/<split>/<subject>-NNNNN-<sha256[:12]>.parquet``.
 
     Per-subject files make revocation a deletion of named files, on disk and on the Hub. The
@@ -312,11 +312,12 @@ def _regroup_parquet(prepared: Path, data_dir: Path) -> list[Path]:
     # Name every file by its content: the card lists these exact names, and `datasets` keys its
     # local cache on the card's paths (not on file contents), so a rebuilt folder must not reuse a
     # name whose content changed, or `load_dataset(folder)` would return the old rows.
-    named = []
+    named = {}
     for path in written:
-        final = path.with_name(f"{path.stem}-{sha256_file(path)[:12]}.parquet")
+        sha = sha256_file(path)
+        final = path.with_name(f"{path.stem}-{sha[:12]}.parquet")
         path.rename(final)
-        named.append(final)
+        named[final] = sha
     return named
 
 
@@ -382,17 +383,16 @@ def build_dataset(options: BuildOptions) -> BuildResult:
 
     _log(f"checking consent in {raw_dir} as of {as_of}")
     manifests, clips = discover(raw_dir)
-    decisions = []
+    decisions = {clip.key: decide(manifests[clip.subject_id][1], clip.role, as_of) for clip in clips}
     included: list[ClipInput] = []
     for clip in clips:
-        decision = decide(manifests[clip.subject_id][1], clip.role, as_of)
-        decisions.append((clip, decision))
+        decision = decisions[clip.key]
         if decision.included:
             included.append(clip)
         else:
             _log(f"excluded {clip.key}: {decision.reason}")
     if not included:
-        reasons = "; ".join(f"{c.key}: {d.reason}" for c, d in decisions)
+        reasons = "; ".join(f"{key}: {d.reason}" for key, d in decisions.items())
         raise BuildError(
             f"{raw_dir}: no clip passed the consent check ({reasons}); nothing to build (the previous "
             "dataset, if any, is unchanged; to withdraw a published dataset entirely, delete its Hub repo)"
@@ -438,7 +438,7 @@ def build_dataset(options: BuildOptions) -> BuildResult:
         with tqdm(total=total_frames, unit="frame", desc="re-encoding", disable=not options.progress) as bar:
             for clip in included:
                 manifest = manifests[clip.subject_id][1]
-                decision = next(d for c, d in decisions if c is clip)
+                decision = decisions[clip.key]
                 staged = _stage_clip(clip, smoothed[clip.key], staging, options, bar)
                 for row in staged:
                     row.update(
@@ -477,7 +477,7 @@ def build_dataset(options: BuildOptions) -> BuildResult:
         included_subjects = sorted({c.subject_id for c in included})
         subjects = []
         for subject_id, (_, manifest) in sorted(manifests.items()):
-            subject_decisions = [d for c, d in decisions if c.subject_id == subject_id]
+            subject_decisions = [decisions[c.key] for c in clips if c.subject_id == subject_id]
             subjects.append(
                 {
                     "subject_id": subject_id,
@@ -488,8 +488,8 @@ def build_dataset(options: BuildOptions) -> BuildResult:
                 }
             )
         files = [
-            {"path": str(p.relative_to(new_dir)), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(data_files)
+            {"path": str(p.relative_to(new_dir)), "bytes": p.stat().st_size, "sha256": sha}
+            for p, sha in sorted(data_files.items())
         ]
         previous_files = {f["path"] for f in (previous or {}).get("files", [])}
         previous_subjects = {
@@ -509,11 +509,11 @@ def build_dataset(options: BuildOptions) -> BuildResult:
                 {
                     "clip": c.key,
                     "source_path": str(c.path),
-                    "included": d.included,
-                    "reason": d.reason,
+                    "included": decisions[c.key].included,
+                    "reason": decisions[c.key].reason,
                     **clip_reports.get(c.key, {}),
                 }
-                for c, d in decisions
+                for c in clips
             ],
             "splits": {
                 split: {

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import skimage.data
 
+from dataset.demo import make_subjects, render_frames
 from dataset.keypoints import BODY, FACE_70_GROUPS, PoseSequence
 from dataset.pose import HolisticDetector, available_detectors, detector_version, get_detector
 from dataset.pose.mediapipe_holistic import FACE_68_FROM_MESH
@@ -217,9 +218,8 @@ def test_points_outside_the_frame_are_not_detected(detector: HolisticDetector) -
 
 def test_hand_sides_on_the_rendered_demo_dancer() -> None:
     """No shipped photo shows hands, so the sides are checked on the demo dancer's known hands."""
-    demo = pytest.importorskip("dataset.demo")
-    subject = demo.make_subjects(seed=0, n_sources=0, target_seconds=20)[0]
-    frames, truth = demo.render_frames(subject, size=256, fps=30, frames=range(0, 600, 15))
+    subject = make_subjects(seed=0, n_sources=0, target_seconds=20)[0]
+    frames, truth = render_frames(subject, size=256, fps=30, frames=range(0, 600, 15))
     with HolisticDetector() as det:
         seq = det.detect(list(frames))
     for side in (0, 1):  # 0 = the subject's left hand

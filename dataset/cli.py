@@ -62,7 +62,7 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=("local", "ray"),
         default="local",
-        help="local: a process pool on this machine; ray: Ray tasks on a cluster (see --ray-address)",
+        help="local: a process pool on this machine; ray: a pool of Ray actors on a cluster (see --ray-address)",
     )
     parser.add_argument(
         "--ray-address",

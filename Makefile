@@ -3,6 +3,9 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 REPO_ID ?= your-org/dancenow-demo-dance
+MODEL_REPO_ID ?= your-org/dancenow-demo-model
+DEMO_CONFIG ?= ray_configs/demo_cpu.yaml
+TRANSFERS := outputs/demo/transfer
 
 .PHONY: setup demo test lint typecheck pytest bench clean
 
@@ -14,6 +17,15 @@ demo: setup
 	$(BIN)/dancenow dataset build
 	$(BIN)/dancenow dataset info
 	$(BIN)/dancenow dataset publish --repo-id $(REPO_ID) --dry-run
+	$(BIN)/dancenow train body --config $(DEMO_CONFIG)
+	$(BIN)/dancenow train face --config $(DEMO_CONFIG)
+	$(BIN)/dancenow transfer --model outputs/runs/demo/face.pt --source outputs/demo/dataset \
+		--clip demo-dancer-1/dance/source --out $(TRANSFERS)/demo-dancer-1.mp4 \
+		--side-by-side $(TRANSFERS)/demo-dancer-1-side-by-side.mp4
+	$(BIN)/dancenow transfer --model outputs/runs/demo/face.pt \
+		--source outputs/demo/raw/demo-dancer-2/source/dance.mp4 --out $(TRANSFERS)/demo-dancer-2.mp4 \
+		--side-by-side $(TRANSFERS)/demo-dancer-2-side-by-side.mp4
+	$(BIN)/dancenow model publish --model outputs/runs/demo/face.pt --repo-id $(MODEL_REPO_ID) --dry-run
 
 lint:
 	$(BIN)/ruff check .
@@ -30,6 +42,10 @@ test: setup lint typecheck pytest
 bench: setup
 	$(BIN)/python benchmarks/pose_extraction.py
 	$(BIN)/python benchmarks/dataset_build.py
+	$(BIN)/python benchmarks/stick_figures.py
+	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/precision_quality.py
+	$(BIN)/python benchmarks/transfer.py
 
 clean:
 	rm -rf outputs .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 DEMO_ROOT = Path("outputs/demo")
 DEMO_RAW = DEMO_ROOT / "raw"
@@ -20,7 +21,12 @@ DEMO_CONSENT_SIGNED = date(2026, 1, 1)  # fixed so that the demo is deterministi
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    """Shows each option's default, except None and False (the help line says what unset means)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _add_parser(
@@ -353,30 +359,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stage_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Later stages (synthesis, forensics, dashboard) add their subcommands through ``cli.register``."""
+def _stage_modules() -> list[Any]:
+    """The ``cli`` modules of later stages (synthesis, forensics, dashboard) that exist."""
     import importlib
 
-    registrars = []
+    modules = []
     for package in ("synthesis", "forensics", "dashboard"):
         try:
-            module = importlib.import_module(f"{package}.cli")
+            modules.append(importlib.import_module(f"{package}.cli"))
         except ModuleNotFoundError as exc:
             if exc.name != f"{package}.cli":
                 raise
-            continue
-        registrars.append(module.register)
-    return registrars
+    return modules
+
+
+def _stage_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Later stages add their subcommands through ``cli.register``."""
+    return [module.register for module in _stage_modules()]
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    """Errors printed as one line (evaluated only when an exception reaches ``main``)."""
     from .build import BuildError
     from .consent import ConsentError
     from .hub import PublishError
     from .pose import OpenPoseFormatError, PoseExtractionError
     from .video import VideoError
 
-    return (BuildError, ConsentError, PublishError, VideoError, OpenPoseFormatError, PoseExtractionError)
+    errors: tuple[type[BaseException], ...] = (
+        BuildError, ConsentError, PublishError, VideoError, OpenPoseFormatError, PoseExtractionError,
+    )  # fmt: skip
+    for module in _stage_modules():
+        if hasattr(module, "known_errors"):
+            errors += tuple(module.known_errors())
+    return errors
 
 
 def main(argv: Sequence[str] | None = None) -> int:

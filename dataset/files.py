@@ -39,3 +39,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def cache_root(kind: str) -> Path:
+    """``$DANCENOW_CACHE/KIND`` if ``DANCENOW_CACHE`` is set, else ``~/.cache/dancenow/KIND``."""
+    root = os.environ.get("DANCENOW_CACHE")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "dancenow") / kind
+
+
+def atomic_destination(path: str | os.PathLike[str]) -> Path:
+    """A temporary path beside ``path`` for writers that need a file name (``torch.save``, numpy).
+
+    Write to it, then ``os.replace(tmp, path)``; on failure, unlink it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)

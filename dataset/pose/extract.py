@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dataset.files import atomic_write_bytes, sha256_file
+from dataset.files import atomic_write_bytes, cache_root, sha256_file
 from dataset.keypoints import PoseSequence
 from dataset.pose.base import PoseDetector, detector_version, get_detector
 from dataset.pose.openpose_json import extract_openpose
@@ -60,8 +60,7 @@ class PoseExtractionError(RuntimeError):
 
 def default_cache_dir() -> Path:
     """``$DANCENOW_CACHE/poses`` if ``DANCENOW_CACHE`` is set, else ``~/.cache/dancenow/poses``."""
-    root = os.environ.get("DANCENOW_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "dancenow") / "poses"
+    return cache_root("poses")
 
 
 def available_cpus() -> int:

@@ -1,0 +1,101 @@
+"""Transfer frames/s on this machine: a 256×256 demo dance onto the demo model.
+
+Times ``synthesis.transfer.transfer`` end to end on a source video file (decode, pose detection on
+all cores, smoothing, normalisation, stick figures, generator fed its previous frame, face residual,
+H.264 encode), once with an empty pose cache (cold) and once with the poses cached (warm: the
+synthesis part alone), in fp32 and bf16.
+
+    python benchmarks/transfer.py                 # needs `make demo` (model and dance videos)
+    python benchmarks/transfer.py --model RUN/face.pt --source dance.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", default=str(ROOT / "outputs" / "runs" / "demo" / "face.pt"), help="checkpoint"
+    )
+    parser.add_argument(
+        "--source",
+        default=str(ROOT / "outputs" / "demo" / "raw" / "demo-dancer-1" / "source" / "dance.mp4"),
+        help="source video",
+    )
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks" / "results" / "transfer_cpu.json"), help="JSON output"
+    )
+    args = parser.parse_args()
+    for path in (args.model, args.source):
+        if not Path(path).exists():
+            print(f"{path}: missing; run `make demo` first or pass --model/--source", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="dancenow-bench-") as tmp:
+        os.environ["DANCENOW_CACHE"] = tmp  # an empty pose cache: the first run detects every frame
+        import torch
+
+        from dataset.video import probe
+        from synthesis.transfer import transfer
+
+        info = probe(args.source)
+        runs = []
+        for label, precision in (("cold", "fp32"), ("warm", "fp32"), ("warm", "bf16")):
+            result = transfer(
+                args.model,
+                args.source,
+                Path(tmp) / f"{label}-{precision}.mp4",
+                precision=precision,
+                progress=False,
+            )
+            fps = result.frames_per_second
+            runs.append(
+                {
+                    "cache": label,
+                    "precision": precision,
+                    "frames": result.frames,
+                    "seconds": result.seconds,
+                    "frames_per_s": fps,
+                }
+            )
+            print(
+                f"{label:>4} {precision}: {result.frames} frames in {result.seconds:.1f} s = {fps:.1f} frames/s",
+                flush=True,
+            )
+    record = {
+        "benchmark": "transfer",
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "source": {
+            "path": str(Path(args.source).name),
+            "width": info.width,
+            "height": info.height,
+            "frames": info.frame_count,
+        },
+        "model": str(args.model),
+        "target_frames_per_s": 10.0,
+        "runs": runs,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

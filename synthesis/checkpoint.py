@@ -1,0 +1,116 @@
+"""Checkpoints: one ``torch.save`` file holding everything a run needs to resume or to transfer.
+
+Contents (a plain dict of tensors, numbers and strings, so ``torch.load(weights_only=True)`` opens
+it without running any pickled code):
+
+- ``format``/``format_version``: what this file is; anything else is refused with a clear error;
+- ``stage`` (``body``/``face``), ``phase`` (``global``/``local_fixed``/``local``/``face_d_only``/
+  ``face``), ``step`` (global, over all phases), ``phase_step``, ``finished``;
+- ``config``: the :class:`~synthesis.config.TrainConfig` as a dict;
+- ``models``/``optimizers``/``schedulers``: state dicts by name;
+- ``backbone``: which VGG the perceptual loss used and where its weights came from;
+- ``data``: dataset, subject, fingerprint of the clips, frame size, and the target's pose
+  statistics (``synthesis.normalize``) that transfers normalise sources to;
+- ``metrics``: the last logged losses.
+
+Files are written atomically (temporary file, then rename): a crash never leaves half a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dataset.files import atomic_destination, sha256_file
+
+FORMAT = "dancenow-synthesis-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file and the fix."""
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``state`` (with the format markers added) to ``path`` atomically."""
+    path = Path(path)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    tmp = atomic_destination(path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_checkpoint_path(target: str | os.PathLike[str]) -> Path:
+    """A checkpoint file from a file, a folder holding ``checkpoint.pt``, or a Hub model repo id."""
+    path = Path(target)
+    if path.is_dir():
+        for name in (CHECKPOINT_FILE, "model.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(
+            f"{path}: folder holds no {CHECKPOINT_FILE} or model.pt; pass a file written by `dancenow train`"
+        )
+    if path.is_file():
+        return path
+    text = str(target)
+    if text.count("/") == 1 and not text.startswith((".", "/")) and not path.suffix:
+        from .hub import download_model
+
+        return download_model(text)
+    raise CheckpointError(f"{target}: no such checkpoint file; train one with `dancenow train body`")
+
+
+def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None) -> dict[str, Any]:
+    """Load and validate a checkpoint; ``stage`` ("body"/"face") requires that stage's models."""
+    path = resolve_checkpoint_path(target)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a readable dancenow checkpoint ({first[:160]}); the file is corrupt or from "
+            "another program: use a checkpoint written by `dancenow train`"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a dancenow synthesis checkpoint (a model from another program?); "
+            "use a checkpoint written by `dancenow train`"
+        )
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {state.get('format_version')} but this dancenow reads "
+            f"version {FORMAT_VERSION}; upgrade dancenow or retrain"
+        )
+    models = state.get("models", {})
+    if "generator" not in models:
+        raise CheckpointError(f"{path}: checkpoint has no body generator; it is incomplete, retrain")
+    if stage == "face" and "face_generator" not in models:
+        raise CheckpointError(f"{path}: checkpoint has no face GAN; train it with `dancenow train face`")
+    state["path"] = str(path)
+    return state
+
+
+def checkpoint_sha256(path: str | os.PathLike[str]) -> str:
+    return sha256_file(path)
+
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "FORMAT",
+    "CheckpointError",
+    "checkpoint_sha256",
+    "load_checkpoint",
+    "resolve_checkpoint_path",
+    "save_checkpoint",
+]

@@ -1,0 +1,195 @@
+"""``dancenow train body|face``, ``dancenow transfer`` and ``dancenow model publish``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dataset.cli import _Formatter
+
+DEMO_CONFIG = "ray_configs/demo_cpu.yaml"
+DEMO_RUN = Path("outputs/runs/demo")
+
+
+def _default_model() -> str:
+    for name in ("face.pt", "body.pt"):
+        if (DEMO_RUN / name).is_file():
+            return str(DEMO_RUN / name)
+    return str(DEMO_RUN / "face.pt")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .train import train
+
+    overrides = list(args.set or [])
+    if args.name:
+        overrides.append(f"name={args.name}")
+    if args.workers:
+        overrides.append(f"runtime.num_workers={args.workers}")
+    if args.gpu:
+        overrides.append("runtime.use_gpu=true")
+    # The default config is the repo's demo file; outside a checkout, fall back to built-in defaults.
+    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
+    config = load_config(config_path, overrides)
+    print(f"training {args.stage} of run {config.name!r} ({config.runtime.num_workers} Ray worker(s), "
+          f"{'GPU' if config.runtime.use_gpu else 'CPU'}, {config.data.height}×{config.data.width}) → {config.run_dir}")  # fmt: skip
+    result = train(config, args.stage, body_checkpoint=args.body if args.stage == "face" else None)
+    print(f"done: {result.steps} steps; checkpoint {result.checkpoint}")
+    return 0
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from .transfer import transfer
+
+    out = Path(args.out)
+    result = transfer(
+        args.model,
+        args.source,
+        out,
+        clip=args.clip,
+        side_by_side=args.side_by_side,
+        use_face=not args.no_face,
+        detector=args.detector,
+        workers=args.workers,
+        smoothing=args.smoothing,
+        max_frames=args.max_frames,
+        precision=args.precision,
+        progress=not args.quiet,
+    )
+    for note in result.notes:
+        print(f"normalisation: {note}")
+    print(
+        f"wrote {result.output} ({result.frames} frames at {result.fps:g} fps, {result.frames_per_second:.1f} frames/s)"
+    )
+    if result.side_by_side:
+        print(f"wrote {result.side_by_side} (source | stick figure | output)")
+    print(f"wrote {result.record} (model, source and normalisation parameters)")
+    return 0
+
+
+def cmd_model_publish(args: argparse.Namespace) -> int:
+    from .hub import plan_as_json, publish_model
+
+    plan = publish_model(args.model, args.repo_id, private=args.private, dry_run=args.dry_run)
+    if args.json:
+        print(plan_as_json(plan))
+    else:
+        print(plan.describe())
+        print("dry run: nothing uploaded" if args.dry_run else f"published models/{plan.repo_id}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from dataset.pose.base import available_detectors
+
+    train = sub.add_parser(
+        "train",
+        help="train the body GAN or the face GAN with Ray Train",
+        description="Train a target subject's model on Ray Train (1 CPU worker to N GPU workers). "
+        "`body` trains the temporal body GAN (global generator, then the local enhancer if configured); "
+        "`face` then trains the face residual GAN on top of the frozen body model. "
+        "Runs live in OUTPUT_DIR/NAME; running the same command again resumes from the latest checkpoint.",
+        formatter_class=_Formatter,
+    )
+    stages = train.add_subparsers(dest="stage", required=True, metavar="{body,face}")
+    for stage, text in (
+        ("body", "the temporal body GAN (writes RUN/body.pt)"),
+        ("face", "the face GAN on top of a trained body model (writes RUN/face.pt)"),
+    ):
+        p = stages.add_parser(stage, help=text, description=f"Train {text}.", formatter_class=_Formatter)
+        p.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="SECTION.FIELD=VALUE",
+            help="override a config field (repeatable)",
+        )
+        p.add_argument("--name", default=None, help="run name (default: the config's name)")
+        p.add_argument("--workers", type=int, default=None, help="Ray Train workers (default: the config's)")
+        p.add_argument("--gpu", action="store_true", help="one GPU per worker")
+        if stage == "face":
+            p.add_argument("--body", default=None, help="body checkpoint (default: RUN/body.pt)")
+        p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "transfer",
+        help="make the target subject dance a source's moves",
+        description="Detect and smooth the source's poses, normalise them to the target's body and frame, draw "
+        "stick figures and run the generator (fed its own previous frame) and the face residual; writes an "
+        "H.264 video, optionally a side-by-side video, and OUT.transfer.json with what made it.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument(
+        "--model", default=_default_model(), help="checkpoint file, run folder or Hub model repo id"
+    )
+    p.add_argument(
+        "--source",
+        default="outputs/demo/dataset",
+        help="a video file, or a dataset folder / Hub dataset repo id (then --clip picks the clip)",
+    )
+    p.add_argument(
+        "--clip", default=None, help="clip id in a dataset source (default: its first source clip)"
+    )
+    p.add_argument("--out", default="outputs/demo/transfer/transfer.mp4", help="output video (H.264 mp4)")
+    p.add_argument(
+        "--side-by-side", default=None, help="also write source | stick figure | output to this mp4"
+    )
+    p.add_argument("--no-face", action="store_true", help="skip the face GAN even if the model has one")
+    p.add_argument(
+        "--detector", choices=available_detectors(), default="mediapipe-holistic", help="pose detector"
+    )
+    p.add_argument("--workers", type=int, default=None, help="pose detector processes (default: all cores)")
+    p.add_argument(
+        "--smoothing", choices=["auto", "median", "gaussian", "none"], default="auto", help="pose smoothing"
+    )
+    p.add_argument("--max-frames", type=int, default=None, help="transfer only the first N frames")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="inference precision")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_transfer)
+
+    model = sub.add_parser(
+        "model",
+        help="publish a trained model to the Hugging Face Hub",
+        description="Model repos on the Hub: checkpoint, config and a model card.",
+        formatter_class=_Formatter,
+    )
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="{publish}")
+    p = model_sub.add_parser(
+        "publish",
+        help="upload a checkpoint with its model card",
+        description="Stage model.pt, config.yaml and README.md (model card with data, config, metrics) and upload "
+        "them to a Hub model repo; load it back with `dancenow transfer --model ORG/NAME`.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--model", default=_default_model(), help="checkpoint to publish")
+    p.add_argument("--repo-id", required=True, help="Hub model repo ORG/NAME")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument(
+        "--dry-run", action="store_true", help="stage and print what would be uploaded; upload nothing"
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_model_publish)
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix: printed as one line, not a traceback (imported lazily)."""
+    from .backbones import BackboneError
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+    from .data import DataError
+    from .hub import ModelPublishError
+    from .normalize import NormalizationError
+    from .train import TrainingError
+    from .transfer import TransferError
+
+    return (
+        BackboneError,
+        CheckpointError,
+        ConfigError,
+        DataError,
+        ModelPublishError,
+        NormalizationError,
+        TrainingError,
+        TransferError,
+    )

@@ -1,0 +1,259 @@
+"""Typed training configuration, loadable from the YAML files in ``ray_configs/``.
+
+One :class:`TrainConfig` describes a whole model: the data it learns from, the networks' sizes, the
+losses, the optimiser and schedule, and how Ray runs it. Every field has a default, so a YAML file
+names only what it changes; unknown keys are errors (a typo must not silently train the wrong
+model). ``--set section.field=value`` overrides apply on top of the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the file and the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    dataset: str = Field("outputs/demo/dataset", description="dataset folder or Hub repo id (ORG/NAME)")
+    subject: str | None = Field(None, description="target subject id; None = the dataset's only target")
+    height: int = Field(256, ge=16, description="output frame height in pixels (full resolution)")
+    width: int = Field(256, ge=16, description="output frame width in pixels (full resolution)")
+    max_frames: int | None = Field(None, ge=2, description="use at most this many training frames per clip")
+    loader_workers: int = Field(0, ge=0, description="DataLoader worker processes per training worker")
+    cache_dir: str | None = Field(None, description="decoded-frame cache; None = $DANCENOW_CACHE/frames")
+
+
+class ModelConfig(_Section):
+    temporal: bool = Field(True, description="feed the previous frame to G and pairs to D (paper's T.S.)")
+    ngf: int = Field(64, ge=1, description="global generator base channels")
+    n_downsample: int = Field(4, ge=1, description="global generator stride-2 convolutions")
+    n_blocks: int = Field(9, ge=0, description="global generator residual blocks")
+    local_enhancer: bool = Field(False, description="add the full-resolution local enhancer branch")
+    local_ngf: int = Field(
+        32, ge=1, description="local enhancer channels (the global's ngf must be twice this)"
+    )
+    local_blocks: int = Field(3, ge=0, description="local enhancer residual blocks")
+    ndf: int = Field(64, ge=1, description="discriminator base channels")
+    n_layers_d: int = Field(3, ge=1, description="PatchGAN layers per discriminator")
+    num_d: int = Field(2, ge=1, description="discriminator scales at full resolution")
+    num_d_global: int = Field(
+        2, ge=1, description="discriminator scales while training the global generator alone"
+    )
+    norm: Literal["instance", "batch", "none"] = "instance"
+
+    @model_validator(mode="after")
+    def _local_matches_global(self) -> ModelConfig:
+        if self.local_enhancer and self.ngf != 2 * self.local_ngf:
+            raise ValueError(f"model.ngf ({self.ngf}) must be twice model.local_ngf ({self.local_ngf})")
+        return self
+
+
+class FaceConfig(_Section):
+    ngf: int = Field(64, ge=1, description="face residual generator base channels")
+    n_downsample: int = Field(3, ge=1)
+    n_blocks: int = Field(5, ge=0)
+    ndf: int = Field(64, ge=1, description="face PatchGAN base channels")
+    n_layers_d: int = Field(3, ge=1)
+    box_size: int | None = Field(
+        None, ge=16, description="face box side; None = 128 at 512 px height, scaled"
+    )
+
+
+class LossConfig(_Section):
+    lambda_fm: float = Field(10.0, ge=0, description="feature-matching weight")
+    lambda_vgg: float = Field(10.0, ge=0, description="perceptual (VGG) weight; 0 disables the VGG loss")
+    face_vgg_weight: float = Field(
+        0.5, ge=0, description="weight of the face-crop VGG loss (times lambda_vgg)"
+    )
+    backbone: Literal["auto", "vgg19", "vgg16"] = Field(
+        "auto",
+        description="perceptual backbone: auto = VGG19 if cached or downloadable, else VGG16 shipped offline",
+    )
+
+
+class OptimConfig(_Section):
+    lr: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    batch_size: int = Field(1, ge=1, description="global batch (pairs per step over all workers)")
+
+
+class ScheduleConfig(_Section):
+    global_epochs: float = Field(5, ge=0, description="epochs of the global generator alone")
+    local_fix_global_epochs: float = Field(
+        10, ge=0, description="local-enhancer epochs with the global frozen"
+    )
+    local_epochs: float = Field(
+        30, ge=0, description="local-enhancer epochs in all (including the frozen ones)"
+    )
+    face_epochs: float = Field(5, ge=0, description="face GAN epochs")
+    face_d_only_epochs: float = Field(
+        1, ge=0, description="face epochs that train only the face discriminator"
+    )
+    decay_fraction: float = Field(
+        0.5, ge=0, le=1, description="last share of each phase with lr decaying to 0"
+    )
+    steps_per_epoch: int | None = Field(None, ge=1, description="cap on steps per epoch (demos and tests)")
+
+
+class RuntimeConfig(_Section):
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP when > 1)")
+    use_gpu: bool = Field(False, description="one GPU per worker")
+    cpus_per_worker: int = Field(1, ge=1, description="CPU threads (and Ray CPUs) per worker")
+    ray_address: str | None = Field(None, description="existing Ray cluster; None = start a local one")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast (CPU AMX or GPU) or fp32")
+    channels_last: bool = Field(False, description="channels_last memory format for convolutions")
+    compile: bool = Field(False, description="torch.compile the generator and discriminators")
+    seed: int = 0
+    output_dir: str = Field("outputs/runs", description="runs live in OUTPUT_DIR/NAME")
+    checkpoint_every: int = Field(200, ge=1, description="steps between checkpoints")
+    sample_every: int = Field(200, ge=1, description="steps between sample images")
+    log_every: int = Field(10, ge=1, description="steps between log lines")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints Ray keeps per stage")
+    max_failures: int = Field(0, ge=-1, description="worker failures to survive (-1 = unlimited)")
+    stop_after_steps: int | None = Field(
+        None,
+        ge=1,
+        description="checkpoint and stop after this many steps of this session (run again to resume)",
+    )
+
+
+class TrainConfig(_Section):
+    name: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="run name")
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    face: FaceConfig = FaceConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.optim.batch_size % self.runtime.num_workers:
+            raise ValueError(
+                f"optim.batch_size ({self.optim.batch_size}) must be a multiple of "
+                f"runtime.num_workers ({self.runtime.num_workers})"
+            )
+        factor = 2 ** (self.model.n_downsample + (1 if self.model.local_enhancer else 0))
+        if self.data.height % factor or self.data.width % factor:
+            raise ValueError(
+                f"data.height and data.width ({self.data.height}×{self.data.width}) must be multiples of "
+                f"{factor} (2 ** model.n_downsample{', ×2 for the local enhancer' if self.model.local_enhancer else ''})"
+            )
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runtime.output_dir) / self.name
+
+    @property
+    def per_worker_batch(self) -> int:
+        return self.optim.batch_size // self.runtime.num_workers
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {key} is not a section")
+    node[leaf] = value
+
+
+def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
+    """``["model.ngf=32", "runtime.num_workers=2"]`` → nested dict (values parsed as YAML scalars)."""
+    data: dict[str, Any] = {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: expected SECTION.FIELD=VALUE, e.g. model.ngf=32")
+        key, raw = item.split("=", 1)
+        _set_dotted(data, key.strip(), yaml.safe_load(raw))
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def config_from_dict(data: dict[str, Any], origin: str = "config") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc)}") from None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
+) -> TrainConfig:
+    """The config in ``path`` (YAML) with ``overrides`` applied; defaults alone when ``path`` is None."""
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        origin = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read ({exc.strerror}); pass a YAML file from ray_configs/"
+            ) from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"{path}: expected a mapping of sections (data, model, ...), got {type(loaded).__name__}"
+            )
+        data = loaded
+    if overrides:
+        data = _merge(data, parse_overrides(overrides))
+        origin += " with --set overrides"
+    return config_from_dict(data, origin)
+
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "FaceConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RuntimeConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+    "parse_overrides",
+]

@@ -1,0 +1,300 @@
+"""Training data: consecutive frame pairs of a target subject, read from a dancenow dataset.
+
+The dataset is the Hugging Face dataset that ``dancenow dataset build`` writes (a local folder or
+a Hub repo id); we read it with ``datasets.load_dataset`` like anyone else would. Each target clip
+is decoded once, resized to the training resolution, and kept as a uint8 ``.npy`` file in a cache
+(memory-mapped afterwards), so a training step costs a slice, not a video seek. Keypoints are scaled
+to the same resolution. Stick figures are not drawn here: the trainer draws them on its own device
+from the keypoints, in one batched call (``synthesis.stick_figure``).
+
+Order: every epoch is one permutation of all pairs, fixed by (seed, epoch). Global batch ``k`` is
+items ``k·B … k·B+B-1`` of it and worker ``r`` of ``N`` takes its ``r``-th slice of ``B/N``, so
+the shards are disjoint and N workers × B/N see exactly what 1 worker × B sees. A resumed run
+skips the batches it already did, without decoding them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from dataset.files import atomic_destination, cache_root
+from dataset.keypoints import PoseSequence
+
+
+class DataError(ValueError):
+    """The training data cannot be used; the message names the dataset and the fix."""
+
+
+@dataclass
+class Clip:
+    """One clip of the dataset, with its video bytes and keypoints (pixels of its own frames)."""
+
+    clip_id: str
+    subject_id: str
+    role: str
+    split: str
+    fps: float
+    width: int
+    height: int
+    video: bytes
+    poses: PoseSequence
+
+    @property
+    def video_sha256(self) -> str:
+        return hashlib.sha256(self.video).hexdigest()
+
+
+def _load_split(dataset: str, split: str) -> Any:
+    import datasets
+
+    if not Path(dataset).exists() and dataset.count("/") != 1:
+        raise DataError(
+            f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
+            "build one with `dancenow dataset build` or pass --set data.dataset=..."
+        )
+    try:
+        ds = datasets.load_dataset(dataset, split=split)
+    except ValueError as exc:
+        raise DataError(f"{dataset}: no split {split!r} ({str(exc).splitlines()[0]})") from None
+    except FileNotFoundError as exc:
+        raise DataError(f"{dataset}: cannot load ({str(exc).splitlines()[0]})") from None
+    return ds.cast_column("video", datasets.Video(decode=False))
+
+
+def load_clips(
+    dataset: str, split: str, *, role: str | None = None, subject: str | None = None
+) -> list[Clip]:
+    """Clips of one split, optionally of one role and subject, in dataset order."""
+    ds = _load_split(dataset, split)
+    meta = ds.select_columns(["clip_id", "subject_id", "role", "split", "fps", "width", "height"])
+    keep = [
+        i
+        for i, row in enumerate(meta)
+        if (role is None or row["role"] == role) and (subject is None or row["subject_id"] == subject)
+    ]
+    clips = []
+    arrays = ds.select(keep).with_format("numpy", columns=["body", "face", "hands"])
+    rows = ds.select(keep)
+    for i in range(len(keep)):
+        row = rows[i]
+        kp = arrays[i]
+        poses = PoseSequence(
+            body=np.asarray(kp["body"], np.float32),
+            face=np.asarray(kp["face"], np.float32),
+            hands=np.asarray(kp["hands"], np.float32),
+        )
+        clips.append(
+            Clip(
+                clip_id=row["clip_id"],
+                subject_id=row["subject_id"],
+                role=row["role"],
+                split=row["split"],
+                fps=float(row["fps"]),
+                width=int(row["width"]),
+                height=int(row["height"]),
+                video=row["video"]["bytes"],
+                poses=poses,
+            )
+        )
+    return clips
+
+
+def load_target_clips(dataset: str, subject: str | None = None, split: str = "train") -> list[Clip]:
+    """The target subject's clips of ``split``; with ``subject`` None the dataset must have one target."""
+    clips = load_clips(dataset, split, role="target")
+    subjects = sorted({c.subject_id for c in clips})
+    if not subjects:
+        raise DataError(
+            f"{dataset}: no target clips in split {split!r}; the dataset needs a consented target subject"
+        )
+    if subject is None:
+        if len(subjects) > 1:
+            raise DataError(
+                f"{dataset}: several target subjects ({', '.join(subjects)}); choose one with data.subject"
+            )
+        subject = subjects[0]
+    chosen = [c for c in clips if c.subject_id == subject]
+    if not chosen:
+        raise DataError(
+            f"{dataset}: no target subject {subject!r} in split {split!r} (has: {', '.join(subjects)})"
+        )
+    return chosen
+
+
+def data_fingerprint(clips: Sequence[Clip]) -> str:
+    """SHA-256 over the clips' ids, video bytes and keypoints: what a checkpoint was trained on."""
+    digest = hashlib.sha256()
+    for clip in sorted(clips, key=lambda c: c.clip_id):
+        digest.update(clip.clip_id.encode())
+        digest.update(clip.video_sha256.encode())
+        for array in (clip.poses.body, clip.poses.face, clip.poses.hands):
+            digest.update(np.ascontiguousarray(array, np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def scale_keypoints(points: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int]) -> np.ndarray:
+    """Keypoints from a (height, width) frame to another; confidences (and undetected zeros) kept."""
+    out = np.array(points, dtype=np.float32, copy=True)
+    out[..., 0] *= dst_size[1] / src_size[1]
+    out[..., 1] *= dst_size[0] / src_size[0]
+    return out
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N,h,w,3) uint8 → (N,height,width,3); area filter when shrinking (no aliasing)."""
+    import cv2
+
+    if frames.shape[1:3] == (height, width):
+        return frames
+    shrinking = height < frames.shape[1] or width < frames.shape[2]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])
+
+
+def cached_frames(
+    clip: Clip, height: int, width: int, cache_dir: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    """All frames of ``clip`` at (height, width), uint8 (T,H,W,3), memory-mapped from the cache.
+
+    Decoded once per (video bytes, size) and written atomically; concurrent workers on one machine
+    wait on a lock instead of decoding the same video twice.
+    """
+    from dataset.video import VideoReader
+
+    root = Path(cache_dir).expanduser() if cache_dir else cache_root("frames")
+    path = root / f"{clip.video_sha256[:24]}-{height}x{width}.npy"
+    if not path.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f".{path.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.is_file():
+                reader = VideoReader(clip.video)
+                out = np.lib.format.open_memmap(
+                    tmp := atomic_destination(path),
+                    mode="w+",
+                    dtype=np.uint8,
+                    shape=(len(reader), height, width, 3),
+                )
+                try:
+                    start = 0
+                    for batch in reader.iter_batches(64):
+                        out[start : start + len(batch)] = resize_frames(batch, height, width)
+                        start += len(batch)
+                    out.flush()
+                    del out
+                    os.replace(tmp, path)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+    return np.load(path, mmap_mode="r")
+
+
+class PairDataset(Dataset[dict[str, torch.Tensor]]):
+    """Consecutive frame pairs ``(t-1, t)`` of target clips at one resolution.
+
+    An item is a dict of ``frames`` uint8 (2,3,H,W), ``body`` (2,25,3), ``face`` (2,70,3) and
+    ``hands`` (2,2,21,3) float32 keypoints in pixels of the (H,W) frame.
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[Clip],
+        height: int,
+        width: int,
+        *,
+        max_frames: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.height, self.width = height, width
+        self.frames = [cached_frames(c, height, width, cache_dir) for c in clips]
+        self.body, self.face, self.hands = [], [], []
+        self.index: list[tuple[int, int]] = []
+        for ci, clip in enumerate(clips):
+            n = len(clip.poses) if max_frames is None else min(len(clip.poses), max_frames)
+            if len(self.frames[ci]) != len(clip.poses):
+                raise DataError(
+                    f"clip {clip.clip_id}: {len(self.frames[ci])} decoded frames but {len(clip.poses)} "
+                    "keypoint rows; rebuild the dataset with `dancenow dataset build`"
+                )
+            size = (clip.height, clip.width)
+            self.body.append(scale_keypoints(clip.poses.body, size, (height, width)))
+            self.face.append(scale_keypoints(clip.poses.face, size, (height, width)))
+            self.hands.append(scale_keypoints(clip.poses.hands, size, (height, width)))
+            self.index.extend((ci, t) for t in range(1, n))
+        if not self.index:
+            raise DataError("the target clips hold fewer than 2 frames: nothing to train on")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        ci, t = self.index[i]
+        frames = np.ascontiguousarray(self.frames[ci][t - 1 : t + 1].transpose(0, 3, 1, 2))
+        return {
+            "frames": torch.from_numpy(frames),
+            "body": torch.from_numpy(self.body[ci][t - 1 : t + 1]),
+            "face": torch.from_numpy(self.face[ci][t - 1 : t + 1]),
+            "hands": torch.from_numpy(self.hands[ci][t - 1 : t + 1]),
+        }
+
+
+def steps_per_epoch(n_items: int, global_batch: int, cap: int | None = None) -> int:
+    steps = n_items // global_batch
+    if steps < 1:
+        raise DataError(
+            f"{n_items} training pairs cannot fill one batch of {global_batch}; lower optim.batch_size"
+        )
+    return min(steps, cap) if cap else steps
+
+
+def epoch_batches(
+    n_items: int, global_batch: int, world_size: int, rank: int, seed: int, epoch: int, n_steps: int
+) -> list[list[int]]:
+    """This worker's item indices for each of the epoch's ``n_steps`` global batches."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n_items, generator=generator).tolist()
+    per_worker = global_batch // world_size
+    batches = []
+    for step in range(n_steps):
+        start = step * global_batch + rank * per_worker
+        batches.append(order[start : start + per_worker])
+    return batches
+
+
+class BatchList(Sampler[list[int]]):
+    """A batch sampler over a precomputed list of batches (the rest of an epoch when resuming)."""
+
+    def __init__(self, batches: list[list[int]]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+__all__ = [
+    "BatchList",
+    "Clip",
+    "DataError",
+    "PairDataset",
+    "cached_frames",
+    "data_fingerprint",
+    "epoch_batches",
+    "load_clips",
+    "load_target_clips",
+    "resize_frames",
+    "scale_keypoints",
+    "steps_per_epoch",
+]

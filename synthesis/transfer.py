@@ -1,0 +1,318 @@
+"""Transfer: make the trained target subject dance a source's moves.
+
+source video → poses (detector, cached) → temporal smoothing → global normalisation to the target's
+statistics (stored in the checkpoint) → stick figures at the model's resolution → the generator, fed
+its own previous output frame by frame → the face residual → H.264. Frames stream through in
+chunks, so memory does not grow with the video's length. The normalisation parameters and what
+made the video are written beside it (``OUT.transfer.json``), so a transfer can be reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dataset.files import atomic_write_text, sha256_file
+from dataset.keypoints import PoseSequence
+
+from .checkpoint import load_checkpoint
+from .config import TrainConfig, config_from_dict
+from .data import load_clips, scale_keypoints
+from .face_box import crop_boxes, face_box_size, face_boxes, paste_boxes
+from .networks import build_face_generator, build_generator
+from .normalize import (
+    NormalizationParams,
+    PoseStatistics,
+    fit_normalization,
+    normalize_to_target,
+    pose_statistics,
+)
+from .stick_figure import render_stick_figures
+
+CHUNK = 32
+
+
+class TransferError(ValueError):
+    """The transfer cannot run; the message names the input and the fix."""
+
+
+@dataclass
+class SourceMotion:
+    """The source's poses (smoothed, in its own pixels) and a way to stream its frames."""
+
+    name: str
+    poses: PoseSequence
+    fps: float
+    size: tuple[int, int]  # (height, width)
+    video: str | bytes  # a path or the bytes of a dataset clip
+
+
+@dataclass
+class TransferResult:
+    output: Path
+    record: Path
+    side_by_side: Path | None
+    frames: int
+    fps: float
+    seconds: float
+    notes: list[str]
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / max(self.seconds, 1e-9)
+
+
+@dataclass
+class TransferModel:
+    """The networks of a checkpoint, ready for inference."""
+
+    config: TrainConfig
+    generator: torch.nn.Module
+    face_generator: torch.nn.Module | None
+    target_statistics: PoseStatistics
+    target_size: tuple[int, int]
+    state: dict[str, Any]
+
+
+def load_transfer_model(
+    model: str | os.PathLike[str], *, use_face: bool = True, device: str = "cpu"
+) -> TransferModel:
+    """Load a body or face checkpoint (file, run folder or Hub repo id) for transfer."""
+    state = load_checkpoint(model)
+    config = config_from_dict(state.get("body_config", state["config"]), origin=state["path"])
+    generator = build_generator(config.model, state.get("generator_kind", "global"))
+    generator.load_state_dict(state["models"]["generator"])
+    face = None
+    if use_face and "face_generator" in state["models"]:
+        face_config = config_from_dict(state["config"], origin=state["path"]).face
+        face = build_face_generator(face_config)
+        face.load_state_dict(state["models"]["face_generator"])
+        face.eval().to(device)
+    generator.eval().to(device)
+    data = state["data"]
+    return TransferModel(
+        config=config,
+        generator=generator,
+        face_generator=face,
+        target_statistics=PoseStatistics.from_dict(data["target_statistics"]),
+        target_size=(int(data["frame_size"][0]), int(data["frame_size"][1])),
+        state=state,
+    )
+
+
+def source_from_video(
+    path: str | os.PathLike[str],
+    *,
+    detector: str = "mediapipe-holistic",
+    workers: int | None = None,
+    smoothing: str = "auto",
+    progress: bool = True,
+) -> SourceMotion:
+    """Detect and smooth the poses of a video file (cached per video and detector)."""
+    from dataset.pose import extract_poses, smooth_poses
+    from dataset.video import probe
+
+    info = probe(path)
+    extraction = extract_poses([str(path)], detector=detector, workers=workers, progress=progress)
+    raw = extraction[str(path)]
+    poses = raw if smoothing == "none" else smooth_poses(raw, info.fps, method=smoothing)  # type: ignore[arg-type]
+    return SourceMotion(str(path), poses, info.fps, (info.height, info.width), str(path))
+
+
+def source_from_dataset(dataset: str, clip_id: str | None) -> SourceMotion:
+    """A clip of a dancenow dataset (source split first, then the others); poses as stored."""
+    for split in ("source", "test", "train"):
+        try:
+            clips = load_clips(dataset, split)
+        except ValueError:
+            continue
+        for clip in clips:
+            if (clip_id is None and clip.role == "source") or clip.clip_id == clip_id:
+                return SourceMotion(
+                    f"{dataset}::{clip.clip_id}", clip.poses, clip.fps, (clip.height, clip.width), clip.video
+                )
+    what = f"clip {clip_id!r}" if clip_id else "source clip"
+    raise TransferError(f"{dataset}: no {what}; list the clips with `dancenow dataset info {dataset}`")
+
+
+def resolve_source(source: str, clip: str | None, **video_options: Any) -> SourceMotion:
+    path = Path(source)
+    if path.is_file():
+        return source_from_video(path, **video_options)
+    if path.is_dir() or (source.count("/") == 1 and not path.suffix):
+        return source_from_dataset(source, clip)
+    raise TransferError(
+        f"{source}: no such video file or dataset; pass a video path or a dataset folder / Hub repo id"
+    )
+
+
+def _frames(video: str | bytes, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    from dataset.video import VideoReader
+
+    from .data import resize_frames
+
+    reader = VideoReader(video)
+    for batch in reader.iter_batches(CHUNK):
+        yield from resize_frames(batch, *size)
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def transfer(
+    model: str | os.PathLike[str],
+    source: str,
+    out: str | os.PathLike[str],
+    *,
+    clip: str | None = None,
+    side_by_side: str | os.PathLike[str] | None = None,
+    use_face: bool = True,
+    detector: str = "mediapipe-holistic",
+    workers: int | None = None,
+    smoothing: str = "auto",
+    max_frames: int | None = None,
+    precision: str = "fp32",
+    progress: bool = True,
+) -> TransferResult:
+    """Transfer ``source``'s motion onto ``model``'s target subject; writes ``out`` (H.264)."""
+    from dataset.video import VideoWriter
+
+    started = time.perf_counter()
+    out = Path(out)
+    net = load_transfer_model(model, use_face=use_face)
+    motion = resolve_source(
+        source, clip, detector=detector, workers=workers, smoothing=smoothing, progress=progress
+    )
+    poses = motion.poses if max_frames is None else motion.poses.slice(0, min(max_frames, len(motion.poses)))
+    if len(poses) == 0:
+        raise TransferError(f"{motion.name}: no frames to transfer")
+
+    # Normalise the source's poses into the target's frame and body size (METHOD §2).
+    source_stats = pose_statistics(poses.body, motion.size, max_frames=20000)
+    params = fit_normalization(source_stats, net.target_statistics)
+    normalised, per_frame = normalize_to_target(poses, params)
+    height, width = net.config.data.height, net.config.data.width
+    body = scale_keypoints(normalised.body, net.target_size, (height, width))
+    face = scale_keypoints(normalised.face, net.target_size, (height, width))
+    hands = scale_keypoints(normalised.hands, net.target_size, (height, width))
+    box = net.config.face.box_size or face_box_size(height)
+
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    writer = VideoWriter(out, fps=motion.fps)
+    sbs = VideoWriter(side_by_side, fps=motion.fps) if side_by_side else None
+    source_frames = (
+        _frames(motion.video, (height, round(motion.size[1] * height / motion.size[0]) // 2 * 2))
+        if sbs
+        else None
+    )
+    bar: Any = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(poses), unit="frame", desc="transfer")
+    previous: torch.Tensor | None = None
+    try:
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(poses), CHUNK):
+                stop = min(start + CHUNK, len(poses))
+                sticks = (
+                    render_stick_figures(body[start:stop], face[start:stop], hands[start:stop], height, width)
+                    * 2
+                    - 1
+                )
+                outputs = []
+                for i in range(stop - start):
+                    previous = net.generator.step(sticks[i : i + 1], previous).float()  # type: ignore[operator]
+                    outputs.append(previous)
+                frames = torch.cat(outputs)
+                if net.face_generator is not None:
+                    frames = _add_face_residual(net.face_generator, sticks, frames, body[start:stop], box)
+                images = _to_uint8(frames)
+                stick_images = _to_uint8(sticks) if sbs else None
+                for i, image in enumerate(images):
+                    writer.write(image)
+                    if sbs is not None and source_frames is not None and stick_images is not None:
+                        sbs.write(np.concatenate([next(source_frames), stick_images[i], image], axis=1))
+                if bar is not None:
+                    bar.update(stop - start)
+        writer.close()
+        if sbs is not None:
+            sbs.close()
+    except BaseException:
+        writer.abort()
+        if sbs is not None:
+            sbs.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    seconds = time.perf_counter() - started
+    record_path = out.with_name(out.name + ".transfer.json")
+    record = {
+        "output": out.name,
+        "side_by_side": Path(side_by_side).name if side_by_side else None,
+        "frames": len(poses),
+        "fps": motion.fps,
+        "resolution": [height, width],
+        "model": {
+            "path": net.state["path"],
+            "sha256": sha256_file(net.state["path"]),
+            "stage": net.state.get("stage"),
+            "step": net.state.get("step"),
+            "data": {k: v for k, v in net.state["data"].items() if k != "target_statistics"},
+            "face_gan": net.face_generator is not None,
+        },
+        "source": {"name": motion.name, "clip": clip, "frame_size": list(motion.size)},
+        "normalization": params.to_dict(),
+        "per_frame_scale_translate": np.round(per_frame, 4).tolist(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(seconds, 3),
+    }
+    atomic_write_text(record_path, json.dumps(record, indent=1))
+    return TransferResult(
+        out,
+        record_path,
+        Path(side_by_side) if side_by_side else None,
+        len(poses),
+        motion.fps,
+        seconds,
+        params.notes,
+    )
+
+
+def _add_face_residual(
+    face_generator: torch.nn.Module, sticks: torch.Tensor, frames: torch.Tensor, body: np.ndarray, box: int
+) -> torch.Tensor:
+    """Paste ``G(x)_F + r`` back into every frame whose face was found."""
+    height, width = frames.shape[-2:]
+    corners, valid = face_boxes(torch.from_numpy(body).to(frames.device), height, width, box)
+    if not bool(valid.any()):
+        return frames
+    stick_f, gen_f = crop_boxes(sticks, corners, box), crop_boxes(frames, corners, box)
+    faces = gen_f + face_generator(stick_f, gen_f).float()
+    faces = torch.where(valid[:, None, None, None], faces, gen_f)
+    return paste_boxes(frames, faces, corners)
+
+
+__all__ = [
+    "NormalizationParams",
+    "SourceMotion",
+    "TransferError",
+    "TransferModel",
+    "TransferResult",
+    "load_transfer_model",
+    "resolve_source",
+    "source_from_dataset",
+    "source_from_video",
+    "transfer",
+]

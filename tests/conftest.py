@@ -1,0 +1,46 @@
+"""Shared fixtures: one tiny consented dataset, rendered and detected for real, built once per session."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+SIZE = 128
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset folder with one target (3 s) and one source (2 s) at 128×128, built by the real pipeline."""
+    from dataset.build import BuildOptions, build_dataset
+    from dataset.consent import write_synthetic_consent
+    from dataset.demo import generate_demo
+
+    root = tmp_path_factory.mktemp("tiny-dataset")
+    raw = root / "raw"
+    clips = generate_demo(
+        raw, seed=5, target_seconds=3.0, source_seconds=2.0, n_sources=1, size=SIZE, progress=False
+    )
+    for subject in sorted({c.subject_id for c in clips}):
+        roles = [c.role for c in clips if c.subject_id == subject]
+        write_synthetic_consent(raw / subject, subject, roles, signed=date(2026, 1, 1))
+    out = root / "dataset"
+    build_dataset(
+        BuildOptions(
+            raw_dir=raw,
+            out_dir=out,
+            as_of=date(2026, 6, 1),
+            cache_dir=root / "poses",
+            workers=2,
+            progress=False,
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Decoded frames and poses go to a per-session cache, never the user's (Ray workers inherit it)."""
+    os.environ["DANCENOW_CACHE"] = str(tmp_path_factory.mktemp("dancenow-cache"))

@@ -1,0 +1,103 @@
+"""Transfer with a really trained (tiny) model: playable H.264 with the right frame count, side by side,
+the reproducibility record, sources from a video file (real detector) and from a dataset clip; model
+publishing up to the network call."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dataset.video import probe, read_frames
+from synthesis.checkpoint import load_checkpoint
+from synthesis.config import load_config
+from synthesis.hub import ModelPublishError, download_model, publish_model
+from synthesis.train import init_ray, train
+from synthesis.transfer import TransferError, transfer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def face_model(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Body then face stage of the tiny config, 1 Ray worker, a few steps each."""
+    import ray
+
+    out = tmp_path_factory.mktemp("runs")
+    config = load_config(
+        ROOT / "ray_configs" / "tiny_test.yaml",
+        [f"data.dataset={tiny_dataset}", f"runtime.output_dir={out}", "name=transfer-model"],
+    )
+    init_ray(num_cpus=2)
+    try:
+        train(config, "body")
+        result = train(config, "face")
+    finally:
+        ray.shutdown()
+    return result.checkpoint
+
+
+@pytest.mark.ray
+def test_transfer_of_a_dataset_clip_writes_a_playable_video(
+    face_model: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.mp4"
+    sbs = tmp_path / "sbs.mp4"
+    result = transfer(face_model, str(tiny_dataset), out, side_by_side=sbs, progress=False)
+    info = probe(out)
+    assert info.codec == "h264" and info.frame_count == result.frames == 60  # 2 s at 30 fps
+    assert (info.height, info.width) == (64, 64)
+    frames = read_frames(out)
+    assert frames.shape == (60, 64, 64, 3) and frames.std() > 1.0
+    side = probe(sbs)
+    assert side.frame_count == 60 and side.width == 3 * 64, "source | stick figure | output"
+    record = json.loads(result.record.read_text())
+    assert record["frames"] == 60 and record["model"]["face_gan"] is True
+    assert record["source"]["name"].endswith("::demo-dancer-1/dance/source")
+    assert len(record["per_frame_scale_translate"]) == 60
+    assert record["normalization"]["scale_close"] > 0
+    assert load_checkpoint(face_model)["data"]["fingerprint"] == record["model"]["data"]["fingerprint"]
+
+
+@pytest.mark.ray
+def test_transfer_from_a_video_file_runs_the_detector(
+    face_model: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    video = next((tiny_dataset.parent / "raw").glob("demo-dancer-*/source/dance.mp4"))
+    out = tmp_path / "from-video.mp4"
+    result = transfer(face_model, str(video), out, max_frames=20, use_face=False, workers=1, progress=False)
+    assert probe(out).frame_count == 20 and result.frames == 20
+    record = json.loads(result.record.read_text())
+    assert record["model"]["face_gan"] is False and record["source"]["name"] == str(video)
+
+
+def test_transfer_errors_are_clear(tmp_path: Path, face_model: Path) -> None:
+    with pytest.raises(TransferError, match="no such video file or dataset"):
+        transfer(face_model, str(tmp_path / "missing.mp4"), tmp_path / "o.mp4", progress=False)
+
+
+def test_model_publish_dry_run_and_offline_download(face_model: Path, tmp_path: Path) -> None:
+    plan = publish_model(face_model, "someone/demo-dancer-model", dry_run=True, staging=tmp_path / "stage")
+    names = [f["path"] for f in plan.files]
+    assert names == ["README.md", "config.yaml", "model.pt"]
+    card = (tmp_path / "stage" / "README.md").read_text()
+    assert card.startswith("---\nlicense: other") and "demo-target" in card and "## Responsible use" in card
+    assert load_checkpoint(tmp_path / "stage" / "model.pt", stage="face")["step"] > 0
+    with pytest.raises(ModelPublishError, match="ORG/NAME"):
+        publish_model(face_model, "not-a-repo-id", dry_run=True, staging=tmp_path / "x")
+    cli = subprocess.run(
+        [sys.executable, "-m", "dataset.cli", "model", "publish", "--model", str(face_model),
+         "--repo-id", "someone/m", "--dry-run", "--json"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["repo_id"] == "someone/m"
+
+
+def test_loading_a_model_by_repo_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network here: the download path must fail clearly
+    with pytest.raises(ModelPublishError, match=r"cannot download model\.pt from models/someone/missing"):
+        download_model("someone/missing")

@@ -55,6 +55,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         smoothing=args.smoothing,
         max_frames=args.max_frames,
         precision=args.precision,
+        normalization=args.normalization,
         progress=not args.quiet,
     )
     for note in result.notes:
@@ -145,6 +146,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-frames", type=int, default=None, help="transfer only the first N frames")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="inference precision")
+    p.add_argument(
+        "--normalization",
+        default=None,
+        metavar="TRANSFER_JSON",
+        help="reuse the normalisation parameters of a previous transfer (its OUT.transfer.json) instead of fitting",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transfer)
 

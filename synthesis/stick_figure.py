@@ -254,7 +254,9 @@ def render_stick_figures(
         & torch.isfinite(pa[..., :2]).all(-1)
         & torch.isfinite(pb[..., :2]).all(-1)
     )
-    return _rasterise(pa[..., :2], pb[..., :2], drawable, reach_per_segment, colours, height, width)
+    # Geometry and compositing stay in fp32 even inside a caller's bf16 autocast region.
+    with torch.autocast(dev.type, enabled=False):
+        return _rasterise(pa[..., :2], pb[..., :2], drawable, reach_per_segment, colours, height, width)
 
 
 def stick_figure_images(body: Any, face: Any, hands: Any, height: int, width: int, **kw: Any) -> np.ndarray:

@@ -166,7 +166,7 @@ def _prepare(module: nn.Module, config: TrainConfig, device: torch.device) -> nn
     if not any(p.requires_grad for p in module.parameters()):
         return module
     wrapped = ray.train.torch.prepare_model(
-        module, move_to_device=False, parallel_strategy_kwargs={"broadcast_buffers": False}
+        module, move_to_device=False, parallel_strategy_kwargs={"forward_sync_buffers": False}
     )
     if config.runtime.compile:
         wrapped = torch.compile(wrapped)  # type: ignore[assignment]
@@ -301,7 +301,13 @@ def body_step(
     phase: Phase,
     autocast: Any,
 ) -> dict[str, torch.Tensor]:
-    """One step of the temporal body GAN: G on the pair, then D on real vs fake sequences."""
+    """One step of the temporal body GAN on a batch of consecutive pairs.
+
+    Both losses are computed with the same D, as in pix2pixHD, but D sees the real sequences once:
+    G makes the pair; D runs on real and (detached) fake sequences in one batch and back-propagates
+    its loss; the real features it produced, detached, are the feature-matching targets; then G's
+    losses go through D with D's parameters frozen, G steps, and D steps last.
+    """
     temporal = config.model.temporal
     g_wrapped, d_wrapped = models.wrapped["generator"], models.wrapped["discriminator"]
     d_raw = models.modules["discriminator"]
@@ -309,36 +315,37 @@ def body_step(
     y_prev, y_t = batch.frames[:, 0], batch.frames[:, 1]
     real_in = discriminator_input(x_prev, x_t, y_prev, y_t, temporal=temporal)
 
-    # Generator: adversarial + feature matching + perceptual, D frozen (no wasted D gradients).
     with autocast:
-        g_prev, g_t = g_wrapped(x_prev, x_t)
+        g_prev, g_t = g_wrapped(x_prev, x_t)  # G(x_{t-1}, 0), then G(x_t, G(x_{t-1})): one DDP forward
     fake = (g_prev.float(), g_t.float())
-    set_requires_grad(d_raw, False)
-    with autocast:
-        fake_features = d_raw(discriminator_input(x_prev, x_t, fake[0], fake[1], temporal=temporal))
-        with torch.no_grad():
-            real_features = d_raw(real_in)
-    loss_gan = lsgan_loss(fake_features, True)
-    loss_fm = feature_matching_loss(fake_features, real_features) * config.loss.lambda_fm
-    loss_vgg = torch.zeros((), device=y_t.device)
-    if perceptual is not None:
-        weight = config.loss.lambda_vgg * (0.5 if phase.name == "global" else 1.0)
-        with autocast:
-            loss_vgg = (perceptual(fake[0], y_prev) + perceptual(fake[1], y_t)).float() * weight
-    loss_g = loss_gan + loss_fm + loss_vgg
-    models.optimizers["generator"].zero_grad(set_to_none=True)
-    loss_g.backward()
-    models.optimizers["generator"].step()
 
-    # Discriminator: real and fake in one batch (instance norm is per sample, so this is exact).
-    set_requires_grad(d_raw, True)
+    # Discriminator loss: real and fake in one batch (instance norm is per sample, so this is exact).
     fake_in = discriminator_input(x_prev, x_t, fake[0].detach(), fake[1].detach(), temporal=temporal)
+    set_requires_grad(d_raw, True)
     with autocast:
         features = d_wrapped(torch.cat([real_in, fake_in]))
     real_out, fake_out = _split_real_fake(features)
     loss_d = discriminator_loss(real_out, fake_out)
     models.optimizers["discriminator"].zero_grad(set_to_none=True)
     loss_d.backward()
+    real_features = [[f.detach() for f in scale] for scale in real_out]
+
+    # Generator: adversarial + feature matching + perceptual on both frames, D frozen.
+    set_requires_grad(d_raw, False)
+    with autocast:
+        fake_features = d_raw(discriminator_input(x_prev, x_t, fake[0], fake[1], temporal=temporal))
+    loss_gan = lsgan_loss(fake_features, True)
+    loss_fm = feature_matching_loss(fake_features, real_features) * config.loss.lambda_fm
+    loss_vgg = torch.zeros((), device=y_t.device)
+    if perceptual is not None:
+        weight = config.loss.lambda_vgg * (0.5 if phase.name == "global" else 1.0)
+        with autocast:  # both frames in one VGG pass; ×2 because the loss is a mean over the batch
+            loss_vgg = perceptual(torch.cat(fake), torch.cat([y_prev, y_t])).float() * (2 * weight)
+    loss_g = loss_gan + loss_fm + loss_vgg
+    models.optimizers["generator"].zero_grad(set_to_none=True)
+    loss_g.backward()
+    models.optimizers["generator"].step()
+    set_requires_grad(d_raw, True)
     models.optimizers["discriminator"].step()
     l1 = (fake[1].detach() - y_t).abs().mean()
     return {"g_gan": loss_gan, "g_fm": loss_fm, "g_vgg": loss_vgg, "d": loss_d, "l1": l1}
@@ -799,6 +806,7 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
                 storage_path=str(run_dir),
                 checkpoint_config=ray.train.CheckpointConfig(num_to_keep=config.runtime.keep_checkpoints),
                 failure_config=ray.train.FailureConfig(max_failures=config.runtime.max_failures),
+                logging_config=ray.train.LoggingConfig(log_level="WARNING"),
             ),
         )
         try:

@@ -181,9 +181,14 @@ def transfer(
     smoothing: str = "auto",
     max_frames: int | None = None,
     precision: str = "fp32",
+    normalization: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> TransferResult:
-    """Transfer ``source``'s motion onto ``model``'s target subject; writes ``out`` (H.264)."""
+    """Transfer ``source``'s motion onto ``model``'s target subject; writes ``out`` (H.264).
+
+    ``normalization``: a previous transfer's ``.transfer.json`` whose normalisation parameters
+    are reused as they are (to reproduce that transfer exactly), instead of fitting new ones.
+    """
     from dataset.video import VideoWriter
 
     started = time.perf_counter()
@@ -197,8 +202,11 @@ def transfer(
         raise TransferError(f"{motion.name}: no frames to transfer")
 
     # Normalise the source's poses into the target's frame and body size (METHOD §2).
-    source_stats = pose_statistics(poses.body, motion.size, max_frames=20000)
-    params = fit_normalization(source_stats, net.target_statistics)
+    if normalization is not None:
+        params = _saved_normalization(normalization)
+    else:
+        source_stats = pose_statistics(poses.body, motion.size, max_frames=20000)
+        params = fit_normalization(source_stats, net.target_statistics)
     normalised, per_frame = normalize_to_target(poses, params)
     height, width = net.config.data.height, net.config.data.width
     body = scale_keypoints(normalised.body, net.target_size, (height, width))
@@ -288,6 +296,17 @@ def transfer(
         seconds,
         params.notes,
     )
+
+
+def _saved_normalization(path: str | os.PathLike[str]) -> NormalizationParams:
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        return NormalizationParams.from_dict(record["normalization"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TransferError(
+            f"{path}: no normalisation parameters to reuse ({type(exc).__name__}: {exc}); "
+            "pass the .transfer.json that `dancenow transfer` wrote"
+        ) from None
 
 
 def _add_face_residual(

@@ -440,3 +440,14 @@ def test_crop_and_paste_pass_gradients_to_both_inputs() -> None:
     (crop_boxes(images, corners, size) * crop_weights).sum().backward()
     assert images.grad is not None
     assert torch.equal(images.grad, paste_boxes(torch.zeros_like(weights), crop_weights, corners))
+
+
+def test_rendering_inside_a_bf16_autocast_region_stays_fp32() -> None:
+    body = np.zeros((1, 25, 3), np.float32)
+    body[0, 2] = (10, 10, 1)  # right shoulder → right elbow
+    body[0, 3] = (50, 50, 1)
+    face, hands = np.zeros((1, 70, 3), np.float32), np.zeros((1, 2, 21, 3), np.float32)
+    plain = render_stick_figures(body, face, hands, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = render_stick_figures(body, face, hands, 64, 64)
+    assert inside.dtype == torch.float32 and torch.equal(inside, plain) and plain.sum() > 0

@@ -60,6 +60,15 @@ def test_transfer_of_a_dataset_clip_writes_a_playable_video(
     assert len(record["per_frame_scale_translate"]) == 60
     assert record["normalization"]["scale_close"] > 0
     assert load_checkpoint(face_model)["data"]["fingerprint"] == record["model"]["data"]["fingerprint"]
+    # The saved parameters reproduce the transfer.
+    again = transfer(
+        face_model, str(tiny_dataset), tmp_path / "again.mp4", normalization=result.record, progress=False
+    )
+    record_again = json.loads(again.record.read_text())
+    assert record_again["normalization"] == record["normalization"]
+    assert record_again["per_frame_scale_translate"] == record["per_frame_scale_translate"]
+    with pytest.raises(TransferError, match="no normalisation parameters to reuse"):
+        transfer(face_model, str(tiny_dataset), tmp_path / "x.mp4", normalization=sbs, progress=False)
 
 
 @pytest.mark.ray

@@ -801,7 +801,8 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
                 use_gpu=config.runtime.use_gpu,
                 resources_per_worker={"CPU": config.runtime.cpus_per_worker},
             ),
-            run_config=ray.train.RunConfig(
+            # Train V2's RunConfig (the runtime one) takes logging_config; mypy sees the V1 stub.
+            run_config=ray.train.RunConfig(  # type: ignore[call-arg]
                 name=stage,
                 storage_path=str(run_dir),
                 checkpoint_config=ray.train.CheckpointConfig(num_to_keep=config.runtime.keep_checkpoints),

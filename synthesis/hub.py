@@ -61,6 +61,13 @@ def model_card(state: dict[str, Any], repo_id: str) -> str:
         meta["datasets"] = [dataset]
     stage = state.get("stage", "body")
     face = "yes" if "face_generator" in state["models"] else "no"
+    steps = f"{state.get('step')} steps"
+    if "body_step" in state:
+        steps = f"{state['body_step']} body steps, then {state.get('step')} face steps"
+    # A local dataset path says nothing to a reader of the card (and shows our file system): its name only.
+    shown_dataset = dataset if "datasets" in meta else f"{Path(dataset).name} (a local dataset folder)"
+    backbone = state["backbone"]
+    backbone_text = f"{backbone['name']} (weights {Path(backbone['source']).name}, sha256 {backbone['weights_sha256'][:12]})"
     metric_rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())) or "| (none logged) | |"
     return f"""---
 {yaml.safe_dump(meta, sort_keys=False).strip()}
@@ -72,19 +79,19 @@ A dancenow motion-transfer model ("Everybody Dance Now" method): it renders the 
 **{data["subject"]}** in the pose of any source dancer's stick figure.
 
 - Stage: {stage}; generator: {state.get("generator_kind", "global")}; face GAN: {face}
-- Trained for {state.get("step")} steps at {config["data"]["height"]}×{config["data"]["width"]} pixels
-- Perceptual-loss backbone: {state["backbone"]["name"]} ({state["backbone"]["source"]})
+- Trained for {steps} at {config["data"]["height"]}×{config["data"]["width"]} pixels
+- Perceptual-loss backbone: {backbone_text}
 
 ## Training data
 
-- Dataset: `{dataset}`, subject `{data["subject"]}`, clips {", ".join(data["clips"])}
+- Dataset: `{shown_dataset}`, subject `{data["subject"]}`, clips {", ".join(data["clips"])}
 - Data fingerprint (SHA-256 of clips, video bytes and keypoints): `{data["fingerprint"]}`
 - The target's test split was held out.
 
 ## Configuration
 
 ```yaml
-{yaml.safe_dump(config, sort_keys=False).strip()}
+{yaml.safe_dump({**config, "data": {**config["data"], "dataset": shown_dataset}}, sort_keys=False).strip()}
 ```
 
 ## Last training losses

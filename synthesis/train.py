@@ -653,6 +653,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                     if body_state is not None:  # a face checkpoint carries its body generator too
                         record_state["models"]["generator"] = body_state["models"]["generator"]
                         record_state["body_config"] = body_state["config"]
+                        record_state["body_step"] = body_state["step"]
                     _report(
                         record_state,
                         {"step": global_step, "phase": phase.name, "finished": finished},

@@ -1,0 +1,55 @@
+"""Every YAML in ray_configs/ is valid: training configs load into the typed config, the cluster
+launcher config passes Ray's own schema, and the KubeRay job names a config that exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import ray
+import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+from synthesis.config import TrainConfig, load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "ray_configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_training_configs_load_into_the_typed_config(path: Path) -> None:
+    config = load_config(path)
+    assert isinstance(config, TrainConfig)
+    assert config.optim.batch_size % config.runtime.num_workers == 0
+
+
+@pytest.mark.parametrize("gpus", [1, 8, 32])
+def test_paper_configs_scale_to_1_8_and_32_gpus(gpus: int) -> None:
+    name = "paper_1024x512.yaml" if gpus == 1 else f"paper_1024x512_{gpus}gpu.yaml"
+    config = load_config(CONFIGS / name)
+    assert config.runtime.use_gpu and config.runtime.num_workers == gpus
+    assert config.per_worker_batch == 1 and config.optim.batch_size == gpus
+    assert (config.data.height, config.data.width) == (512, 1024) and config.model.local_enhancer
+    assert config.runtime.max_failures > 0
+
+
+def test_cluster_launcher_config_passes_rays_schema() -> None:
+    raw = yaml.safe_load((CONFIGS / "clusters" / "aws_gpu.yaml").read_text())
+    config = prepare_config(raw)
+    validate_config(config)
+    workers = config["available_node_types"]["gpu_worker"]
+    assert workers["resources"]["GPU"] > 0 and workers["min_workers"] == 0 and workers["max_workers"] >= 8
+    assert any("/mnt/dancenow" in c for c in config["initialization_commands"]), "shared storage is mounted"
+    raw["available_node_types"]["gpu_worker"]["resourcez"] = {"GPU": 1}
+    with pytest.raises(Exception, match="resourcez"):
+        validate_config(prepare_config(raw))
+
+
+def test_kuberay_job_runs_an_existing_config_on_this_ray_version() -> None:
+    job = yaml.safe_load((CONFIGS / "clusters" / "kuberay_rayjob.yaml").read_text())
+    assert job["kind"] == "RayJob" and job["apiVersion"] == "ray.io/v1"
+    entry = job["spec"]["entrypoint"].split()
+    assert entry[:3] == ["dancenow", "train", "body"]
+    assert (CONFIGS.parent / entry[entry.index("--config") + 1]).is_file()
+    assert job["spec"]["rayClusterSpec"]["rayVersion"] == ray.__version__
+    (group,) = job["spec"]["rayClusterSpec"]["workerGroupSpecs"]
+    assert group["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]

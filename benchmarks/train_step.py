@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from synthesis.backbones import VGGFeatures, load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
-from synthesis.train import Batch, Phase, body_step, build_phase_models  # noqa: E402
+from synthesis.train import Batch, Phase, body_step, build_phase_models, retain_freed_memory  # noqa: E402
 
 REFERENCE_S = {"256x128": 5.6, "512x256": 12.0}  # STACK.md, fp32, 2 threads, batch 1
 
@@ -100,10 +100,12 @@ def main() -> int:
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "train_step_cpu.json"), help="JSON output"
     )
+    parser.add_argument("--sizes", default="256x128,512x256", help="comma-separated WIDTHxHEIGHT sizes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    retained = retain_freed_memory()  # as the training workers do
     steps, warmup = (3, 1) if args.quick else (args.steps, args.warmup)
-    sizes = ["256x128"] if args.quick else ["256x128", "512x256"]
+    sizes = ["256x128"] if args.quick else args.sizes.split(",")
     fp32, bf16 = ["runtime.precision=fp32"], ["runtime.precision=bf16"]
     variants: dict[str, tuple[list[str], str]] = {
         "fp32": (fp32, "loaded"),
@@ -153,6 +155,7 @@ def main() -> int:
             "threads": args.threads,
         },
         "torch": torch.__version__,
+        "malloc_retains_freed_memory": retained,
         "reference": "STACK.md: the paper's public release, same configuration, fp32, 2 threads, batch 1",
         "results": results,
         "demo": {

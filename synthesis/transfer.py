@@ -191,7 +191,10 @@ def transfer(
     """
     from dataset.video import VideoWriter
 
+    from .train import retain_freed_memory
+
     started = time.perf_counter()
+    retain_freed_memory()
     out = Path(out)
     net = load_transfer_model(model, use_face=use_face)
     motion = resolve_source(

@@ -41,6 +41,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (at most ``limit`` characters), or its type's name:
+    what a one-line error quotes of the cause."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else exc.__class__.__name__
+
+
 def cache_root(kind: str) -> Path:
     """``$DANCENOW_CACHE/KIND`` if ``DANCENOW_CACHE`` is set, else ``~/.cache/dancenow/KIND``."""
     root = os.environ.get("DANCENOW_CACHE")

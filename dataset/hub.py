@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .build import REPORT_JSON, STATE_DIR
-from .files import atomic_write_text
+from .files import atomic_write_text, first_line
 
 Gated = Literal["manual", "auto", "none"]
 UPLOAD_PATTERNS = ("README.md", "LICENSE.md", "data/")
@@ -139,9 +139,8 @@ def plan_publish(
 
 
 def _hub_error(repo_id: str, exc: Exception) -> PublishError:
-    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
     return PublishError(
-        f"cannot publish to datasets/{repo_id}: {first}; check your network and token "
+        f"cannot publish to datasets/{repo_id}: {first_line(exc)}; check your network and token "
         "(HF_TOKEN or `hf auth login`), or rehearse with --dry-run"
     )
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .files import first_line
+
 VideoSource = str | os.PathLike[str] | bytes
 
 _FIX = "re-export it as an H.264 .mp4 (e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`)"
@@ -123,7 +125,7 @@ class VideoReader:
                 num_threads=num_threads,
             )
         except (decord.DECORDError, RuntimeError) as exc:
-            raise VideoError(f"{self.name}: decord cannot open it ({_first_line(exc)}); {_FIX}") from exc
+            raise VideoError(f"{self.name}: decord cannot open it ({first_line(exc)}); {_FIX}") from exc
         n = len(self._reader)
         if n == 0:
             raise VideoError(f"{self.name}: the video has zero frames; {_FIX}")
@@ -165,7 +167,7 @@ class VideoReader:
             lo, hi = min(indices), max(indices)
             raise VideoError(
                 f"{self.name}: frames {lo}..{hi} cannot be decoded, the file looks truncated or "
-                f"corrupt ({_first_line(exc)}); {_FIX}"
+                f"corrupt ({first_line(exc)}); {_FIX}"
             ) from exc
         return batch
 
@@ -209,11 +211,6 @@ def _decode_all_with_pyav(source: VideoSource, name: str, max_bytes: int = 1 << 
                     f"decode in memory; {_FIX}"
                 )
     return np.stack(frames)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else exc.__class__.__name__
 
 
 def probe(source: VideoSource) -> VideoInfo:

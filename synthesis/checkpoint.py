@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from dataset.files import atomic_destination, sha256_file
+from dataset.files import atomic_destination, first_line, sha256_file
 
 FORMAT = "dancenow-synthesis-checkpoint"
 FORMAT_VERSION = 1
@@ -77,9 +77,8 @@ def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable dancenow checkpoint ({first[:160]}); the file is corrupt or from "
+            f"{path}: not a readable dancenow checkpoint ({first_line(exc, 160)}); the file is corrupt or from "
             "another program: use a checkpoint written by `dancenow train`"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

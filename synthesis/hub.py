@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dataset.files import atomic_write_text, cache_root, sha256_file
+from dataset.files import atomic_write_text, cache_root, first_line, sha256_file
 from dataset.hub import token_source
 
 MODEL_FILE = "model.pt"
@@ -160,9 +160,8 @@ def publish_model(
             repo_id=repo_id, repo_type="model", folder_path=str(folder), commit_message="dancenow model"
         )
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelPublishError(
-            f"cannot publish to models/{repo_id}: {first}; check your network and token "
+            f"cannot publish to models/{repo_id}: {first_line(exc)}; check your network and token "
             "(HF_TOKEN or `hf auth login`), or rehearse with --dry-run"
         ) from exc
     return plan
@@ -178,9 +177,8 @@ def download_model(repo_id: str) -> Path:
             hf_hub_download(repo_id, MODEL_FILE, repo_type="model", token=token, cache_dir=cache_root("hub"))
         )
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelPublishError(
-            f"cannot download {MODEL_FILE} from models/{repo_id}: {first}; check the repo id, your network and token"
+            f"cannot download {MODEL_FILE} from models/{repo_id}: {first_line(exc)}; check the repo id, your network and token"
         ) from exc
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from dataset.files import atomic_destination, first_line, sha256_file
+from dataset.files import atomic_destination, first_line
 
 FORMAT = "dancenow-synthesis-checkpoint"
 FORMAT_VERSION = 1
@@ -100,15 +100,10 @@ def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None)
     return state
 
 
-def checkpoint_sha256(path: str | os.PathLike[str]) -> str:
-    return sha256_file(path)
-
-
 __all__ = [
     "CHECKPOINT_FILE",
     "FORMAT",
     "CheckpointError",
-    "checkpoint_sha256",
     "load_checkpoint",
     "resolve_checkpoint_path",
     "save_checkpoint",

@@ -161,6 +161,13 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (width, height), interpolation=interp) for f in frames])
 
 
+def to_uint8_images(images: torch.Tensor) -> np.ndarray:
+    """Model images (N,3,H,W) in [-1,1] → (N,H,W,3) uint8 RGB (samples, videos)."""
+    return (
+        ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    )
+
+
 def cached_frames(
     clip: Clip, height: int, width: int, cache_dir: str | os.PathLike[str] | None = None
 ) -> np.ndarray:
@@ -297,4 +304,5 @@ __all__ = [
     "resize_frames",
     "scale_keypoints",
     "steps_per_epoch",
+    "to_uint8_images",
 ]

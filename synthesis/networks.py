@@ -82,10 +82,6 @@ def build_face_discriminator(face: FaceConfig) -> FaceDiscriminator:
     return FaceDiscriminator(in_channels=2 * STICK_CHANNELS, ndf=face.ndf, n_layers=face.n_layers_d)
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -103,7 +99,6 @@ __all__ = [
     "build_face_generator",
     "build_generator",
     "build_global_generator",
-    "count_parameters",
     "discriminator_in_channels",
     "generator_in_channels",
     "set_requires_grad",

@@ -42,7 +42,15 @@ from dataset.files import atomic_write_bytes, atomic_write_text
 
 from .checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, config_from_dict
-from .data import BatchList, PairDataset, data_fingerprint, epoch_batches, load_target_clips, steps_per_epoch
+from .data import (
+    BatchList,
+    PairDataset,
+    data_fingerprint,
+    epoch_batches,
+    load_target_clips,
+    steps_per_epoch,
+    to_uint8_images,
+)
 from .face_box import crop_boxes, face_box_size, face_boxes
 from .losses import VGGPerceptualLoss, discriminator_loss, feature_matching_loss, lsgan_loss
 from .models import LocalEnhancer, TemporalGenerator, discriminator_input
@@ -399,9 +407,8 @@ def face_step(
     assert df_wrapped is not None
     with autocast:
         features = df_wrapped(torch.cat([stick_f, stick_f]), torch.cat([real_f, out_f.detach()]))
-    real_out = [f.chunk(2)[0] for f in features]
-    fake_out = [f.chunk(2)[1] for f in features]
-    loss_d = discriminator_loss([real_out], [fake_out])
+    real_out, fake_out = _split_real_fake([features])
+    loss_d = discriminator_loss(real_out, fake_out)
     models.optimizers["face_discriminator"].zero_grad(set_to_none=True)
     loss_d.backward()
     models.optimizers["face_discriminator"].step()
@@ -414,19 +421,12 @@ def face_step(
 # ----------------------------------------------------------------------------------------------
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N,3,H,W) in [-1,1] → (N,H,W,3) uint8."""
-    return (
-        ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    )
-
-
 def write_sample(path: Path, columns: list[torch.Tensor]) -> None:
     """One PNG: a row per batch item (up to 4), a column per tensor (stick | generated | real)."""
     import cv2
 
     rows = [
-        np.concatenate([_to_uint8(c[:4])[i] for c in columns], axis=1)
+        np.concatenate([to_uint8_images(c[:4])[i] for c in columns], axis=1)
         for i in range(min(4, columns[0].shape[0]))
     ]
     ok, png = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
@@ -564,7 +564,6 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         _say(f"[{stage}] perceptual backbone: {backbone['name']} ({backbone['source']})")
 
     # 4. The phases, one after the other; each is epochs of steps over the pair permutation.
-    datasets = {(config.data.height, config.data.width): full}
     group_totals: dict[str, int] = {}
     for p in phases:
         group_totals[p.group] = group_totals.get(p.group, 0) + p.steps
@@ -595,10 +594,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         schedule = ConstantThenLinearDecay(
             config.optim.lr, group_totals[phase.group], config.schedule.decay_fraction
         )
-        key = (phase.height, phase.width)
-        if key not in datasets:
-            datasets[key] = full  # same pairs; frames are resized on the device (see to_batch)
-        data = datasets[key]
+        data = (
+            full  # every phase reads the same pairs; a half-resolution phase resizes on the device (to_batch)
+        )
         step_fn = face_step if stage == "face" else body_step
 
         sums: dict[str, torch.Tensor] = {}

@@ -25,7 +25,7 @@ from dataset.keypoints import PoseSequence
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, config_from_dict
-from .data import load_clips, scale_keypoints
+from .data import load_clips, scale_keypoints, to_uint8_images
 from .face_box import crop_boxes, face_box_size, face_boxes, paste_boxes
 from .networks import build_face_generator, build_generator
 from .normalize import (
@@ -164,10 +164,6 @@ def _frames(video: str | bytes, size: tuple[int, int]) -> Iterator[np.ndarray]:
         yield from resize_frames(batch, *size)
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def transfer(
     model: str | os.PathLike[str],
     source: str,
@@ -247,8 +243,8 @@ def transfer(
                 frames = torch.cat(outputs)
                 if net.face_generator is not None:
                     frames = _add_face_residual(net.face_generator, sticks, frames, body[start:stop], box)
-                images = _to_uint8(frames)
-                stick_images = _to_uint8(sticks) if sbs else None
+                images = to_uint8_images(frames)
+                stick_images = to_uint8_images(sticks) if sbs else None
                 for i, image in enumerate(images):
                     writer.write(image)
                     if sbs is not None and source_frames is not None and stick_images is not None:

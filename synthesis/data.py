@@ -72,15 +72,24 @@ def _load_split(dataset: str, split: str) -> Any:
 
 
 def load_clips(
-    dataset: str, split: str, *, role: str | None = None, subject: str | None = None
+    dataset: str,
+    split: str,
+    *,
+    role: str | None = None,
+    subject: str | None = None,
+    clip_id: str | None = None,
 ) -> list[Clip]:
-    """Clips of one split, optionally of one role and subject, in dataset order."""
+    """Clips of one split, optionally of one role, subject or clip id, in dataset order.
+
+    Only the chosen rows' video bytes and keypoints are read."""
     ds = _load_split(dataset, split)
     meta = ds.select_columns(["clip_id", "subject_id", "role", "split", "fps", "width", "height"])
     keep = [
         i
         for i, row in enumerate(meta)
-        if (role is None or row["role"] == role) and (subject is None or row["subject_id"] == subject)
+        if (role is None or row["role"] == role)
+        and (subject is None or row["subject_id"] == subject)
+        and (clip_id is None or row["clip_id"] == clip_id)
     ]
     clips = []
     arrays = ds.select(keep).with_format("numpy", columns=["body", "face", "hands"])

@@ -130,15 +130,15 @@ def source_from_video(
 def source_from_dataset(dataset: str, clip_id: str | None) -> SourceMotion:
     """A clip of a dancenow dataset (source split first, then the others); poses as stored."""
     for split in ("source", "test", "train"):
-        try:
-            clips = load_clips(dataset, split)
+        try:  # read only the wanted clip's video, not the whole split's
+            clips = load_clips(dataset, split, role="source" if clip_id is None else None, clip_id=clip_id)
         except ValueError:
             continue
-        for clip in clips:
-            if (clip_id is None and clip.role == "source") or clip.clip_id == clip_id:
-                return SourceMotion(
-                    f"{dataset}::{clip.clip_id}", clip.poses, clip.fps, (clip.height, clip.width), clip.video
-                )
+        if clips:
+            clip = clips[0]
+            return SourceMotion(
+                f"{dataset}::{clip.clip_id}", clip.poses, clip.fps, (clip.height, clip.width), clip.video
+            )
     what = f"clip {clip_id!r}" if clip_id else "source clip"
     raise TransferError(f"{dataset}: no {what}; list the clips with `dancenow dataset info {dataset}`")
 

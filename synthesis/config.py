@@ -31,6 +31,11 @@ class DataConfig(_Section):
     width: int = Field(256, ge=16, description="output frame width in pixels (full resolution)")
     max_frames: int | None = Field(None, ge=2, description="use at most this many training frames per clip")
     loader_workers: int = Field(0, ge=0, description="DataLoader worker processes per training worker")
+    render_sticks: Literal["auto", "loader", "step"] = Field(
+        "auto",
+        description="where stick figures are drawn: 'loader' in the DataLoader's worker processes, ahead "
+        "of the step; 'step' on the training device inside the step; auto = loader on GPU, step on CPU",
+    )
     cache_dir: str | None = Field(None, description="decoded-frame cache; None = $DANCENOW_CACHE/frames")
 
 
@@ -108,13 +113,20 @@ class ScheduleConfig(_Section):
 
 
 class RuntimeConfig(_Section):
-    num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP when > 1)")
+    num_workers: int | tuple[int, int] = Field(
+        1,
+        description="Ray Train workers (DDP when > 1); [MIN, MAX] for elastic training: Ray starts as many "
+        "as the cluster has room for and resizes when nodes come or go",
+    )
     use_gpu: bool = Field(False, description="one GPU per worker")
     cpus_per_worker: int = Field(1, ge=1, description="CPU threads (and Ray CPUs) per worker")
     ray_address: str | None = Field(None, description="existing Ray cluster; None = start a local one")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast (CPU AMX or GPU) or fp32")
     channels_last: bool = Field(False, description="channels_last memory format for convolutions")
     compile: bool = Field(False, description="torch.compile the generator and discriminators")
+    activation_checkpointing: bool = Field(
+        False, description="recompute generator activations in backward: less memory, about a third more time"
+    )
     seed: int = 0
     output_dir: str = Field("outputs/runs", description="runs live in OUTPUT_DIR/NAME")
     checkpoint_every: int = Field(200, ge=1, description="steps between checkpoints")
@@ -122,11 +134,34 @@ class RuntimeConfig(_Section):
     log_every: int = Field(10, ge=1, description="steps between log lines")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints Ray keeps per stage")
     max_failures: int = Field(0, ge=-1, description="worker failures to survive (-1 = unlimited)")
+    elastic_resize_interval_s: float = Field(
+        60.0, ge=0, description="elastic runs: seconds between Ray's checks for room to add workers"
+    )
     stop_after_steps: int | None = Field(
         None,
         ge=1,
         description="checkpoint and stop after this many steps of this session (run again to resume)",
     )
+
+    @model_validator(mode="after")
+    def _worker_range(self) -> RuntimeConfig:
+        if self.min_workers < 1 or self.min_workers > self.max_workers:
+            raise ValueError(
+                f"runtime.num_workers must be a count >= 1 or [MIN, MAX] with 1 <= MIN <= MAX, not {self.num_workers}"
+            )
+        return self
+
+    @property
+    def min_workers(self) -> int:
+        return self.num_workers if isinstance(self.num_workers, int) else self.num_workers[0]
+
+    @property
+    def max_workers(self) -> int:
+        return self.num_workers if isinstance(self.num_workers, int) else self.num_workers[1]
+
+    @property
+    def elastic(self) -> bool:
+        return not isinstance(self.num_workers, int)
 
 
 class TrainConfig(_Section):
@@ -141,10 +176,12 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
-        if self.optim.batch_size % self.runtime.num_workers:
+        # optim.batch_size is the global batch, split over however many workers run (elastic runs
+        # resize), so every worker needs at least one item of it.
+        if self.optim.batch_size < self.runtime.max_workers:
             raise ValueError(
-                f"optim.batch_size ({self.optim.batch_size}) must be a multiple of "
-                f"runtime.num_workers ({self.runtime.num_workers})"
+                f"optim.batch_size ({self.optim.batch_size}) is the global batch and must be at least "
+                f"the largest worker count in runtime.num_workers ({self.runtime.max_workers})"
             )
         factor = 2 ** (self.model.n_downsample + (1 if self.model.local_enhancer else 0))
         if self.data.height % factor or self.data.width % factor:
@@ -160,7 +197,8 @@ class TrainConfig(_Section):
 
     @property
     def per_worker_batch(self) -> int:
-        return self.optim.batch_size // self.runtime.num_workers
+        """Items per worker at the largest worker count (the first workers take one more if uneven)."""
+        return -(-self.optim.batch_size // self.runtime.max_workers)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -4,12 +4,16 @@ The dataset is the Hugging Face dataset that ``dancenow dataset build`` writes (
 a Hub repo id); we read it with ``datasets.load_dataset`` like anyone else would. Each target clip
 is decoded once, resized to the training resolution, and kept as a uint8 ``.npy`` file in a cache
 (memory-mapped afterwards), so a training step costs a slice, not a video seek. Keypoints are scaled
-to the same resolution. Stick figures are not drawn here: the trainer draws them on its own device
-from the keypoints, in one batched call (``synthesis.stick_figure``).
+to the same resolution. Stick figures are drawn either here, in the DataLoader's worker processes
+ahead of the step (``data.render_sticks`` "loader", the default on GPU: their tiled renderer has
+data-dependent shapes that would stall a GPU step on the host), or by the trainer on its own device
+in one batched call ("step", the default on CPU, where it is fastest).
 
 Order: every epoch is one permutation of all pairs, fixed by (seed, epoch). Global batch ``k`` is
 items ``k·B … k·B+B-1`` of it and worker ``r`` of ``N`` takes its ``r``-th slice of ``B/N``, so
-the shards are disjoint and N workers × B/N see exactly what 1 worker × B sees. A resumed run
+the shards are disjoint and N workers × B/N see exactly what 1 worker × B sees. When N does not
+divide B (an elastic run that lost a node), the slices differ by one item and the trainer weights
+each worker's loss by its share, so the averaged gradient is still the global batch's. A resumed run
 skips the batches it already did, without decoding them.
 """
 
@@ -219,7 +223,8 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
     """Consecutive frame pairs ``(t-1, t)`` of target clips at one resolution.
 
     An item is a dict of ``frames`` uint8 (2,3,H,W), ``body`` (2,25,3), ``face`` (2,70,3) and
-    ``hands`` (2,2,21,3) float32 keypoints in pixels of the (H,W) frame.
+    ``hands`` (2,2,21,3) float32 keypoints in pixels of the (H,W) frame, and with ``stick_size`` set
+    ``sticks`` uint8 (2,3,h,w): the stick figures drawn at that size.
     """
 
     def __init__(
@@ -249,6 +254,9 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
             self.index.extend((ci, t) for t in range(1, n))
         if not self.index:
             raise DataError("the target clips hold fewer than 2 frames: nothing to train on")
+        # (height, width) to draw stick figures at in __getitem__ (the trainer sets it per phase when
+        # data.render_sticks is "loader"); None leaves them to the training step.
+        self.stick_size: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -256,12 +264,22 @@ class PairDataset(Dataset[dict[str, torch.Tensor]]):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         ci, t = self.index[i]
         frames = np.ascontiguousarray(self.frames[ci][t - 1 : t + 1].transpose(0, 3, 1, 2))
-        return {
+        item = {
             "frames": torch.from_numpy(frames),
             "body": torch.from_numpy(self.body[ci][t - 1 : t + 1]),
             "face": torch.from_numpy(self.face[ci][t - 1 : t + 1]),
             "hands": torch.from_numpy(self.hands[ci][t - 1 : t + 1]),
         }
+        if self.stick_size is not None:
+            from .stick_figure import render_stick_figures
+
+            h, w = self.stick_size
+            factor = torch.tensor([w / self.width, h / self.height, 1.0])
+            sticks = render_stick_figures(
+                item["body"] * factor, item["face"] * factor, item["hands"] * factor, h, w
+            )
+            item["sticks"] = sticks.mul_(255.0).round_().to(torch.uint8)  # (2, 3, h, w), like frames
+        return item
 
 
 def steps_per_epoch(n_items: int, global_batch: int, cap: int | None = None) -> int:
@@ -273,18 +291,21 @@ def steps_per_epoch(n_items: int, global_batch: int, cap: int | None = None) -> 
     return min(steps, cap) if cap else steps
 
 
+def shard_of_batch(global_batch: int, world_size: int, rank: int) -> tuple[int, int]:
+    """``(start, stop)`` of worker ``rank``'s slice of a global batch; sizes differ by at most one."""
+    base, extra = divmod(global_batch, world_size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
 def epoch_batches(
     n_items: int, global_batch: int, world_size: int, rank: int, seed: int, epoch: int, n_steps: int
 ) -> list[list[int]]:
     """This worker's item indices for each of the epoch's ``n_steps`` global batches."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(n_items, generator=generator).tolist()
-    per_worker = global_batch // world_size
-    batches = []
-    for step in range(n_steps):
-        start = step * global_batch + rank * per_worker
-        batches.append(order[start : start + per_worker])
-    return batches
+    first, last = shard_of_batch(global_batch, world_size, rank)
+    return [order[step * global_batch + first : step * global_batch + last] for step in range(n_steps)]
 
 
 class BatchList(Sampler[list[int]]):
@@ -312,6 +333,7 @@ __all__ = [
     "load_target_clips",
     "resize_frames",
     "scale_keypoints",
+    "shard_of_batch",
     "steps_per_epoch",
     "to_uint8_images",
 ]

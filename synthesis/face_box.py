@@ -81,10 +81,12 @@ def face_boxes(
         raise ValueError(f"a {box_size}-pixel box does not fit a {height}×{width} image")
     centre, valid = face_centers(body, min_confidence=min_confidence)
     corner = torch.floor(centre - (box_size - 1) / 2 + 0.5)
-    high = torch.tensor([width - box_size, height - box_size], device=centre.device, dtype=centre.dtype)
-    corner = torch.minimum(torch.maximum(corner, torch.zeros_like(high)), high).long()
-    fallback = torch.tensor([(width - box_size) // 2, 0], device=corner.device)
-    return torch.where(valid[:, None], corner, fallback), valid
+    # Python-number bounds, not small device tensors: copying those to a GPU would sync the host.
+    x0 = corner[:, 0].clamp(0, width - box_size).long()
+    y0 = corner[:, 1].clamp(0, height - box_size).long()
+    x0 = torch.where(valid, x0, (width - box_size) // 2)
+    y0 = torch.where(valid, y0, 0)
+    return torch.stack([x0, y0], 1), valid
 
 
 def _box_index(corners: torch.Tensor, size: int, height: int, width: int) -> torch.Tensor:

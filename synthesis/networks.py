@@ -82,6 +82,13 @@ def build_face_discriminator(face: FaceConfig) -> FaceDiscriminator:
     return FaceDiscriminator(in_channels=2 * STICK_CHANNELS, ndf=face.ndf, n_layers=face.n_layers_d)
 
 
+def set_activation_checkpointing(module: nn.Module, enabled: bool) -> None:
+    """Turn activation checkpointing of the generators inside ``module`` on or off (training memory)."""
+    for inner in module.modules():
+        if isinstance(inner, (GlobalGenerator, LocalEnhancer)):
+            inner.activation_checkpointing = enabled
+
+
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)

@@ -59,6 +59,7 @@ from .networks import (
     build_face_discriminator,
     build_face_generator,
     build_generator,
+    set_activation_checkpointing,
     set_requires_grad,
     unwrap,
 )
@@ -273,23 +274,40 @@ class Batch:
     sticks: torch.Tensor  # (B, 2, 3, H, W) in [-1, 1]: frames t-1, t
     frames: torch.Tensor  # (B, 2, 3, H, W) in [-1, 1]
     body: torch.Tensor  # (B, 2, 25, 3) keypoints in pixels
+    # This worker's share of the global batch × world size: 1 when the workers split it evenly. Losses
+    # are scaled by it so DDP's average over workers is the gradient of the global batch's mean loss.
+    loss_scale: float = 1.0
 
 
-def to_batch(items: dict[str, torch.Tensor], phase: Phase, device: torch.device) -> Batch:
-    """Device tensors, with stick figures drawn on the device in one call (never a bottleneck)."""
+def to_batch(
+    items: dict[str, torch.Tensor], phase: Phase, device: torch.device, loss_scale: float = 1.0
+) -> Batch:
+    """Device tensors of a loader batch, with no host synchronisation.
+
+    Stick figures come drawn by the loader's worker processes (``data.render_sticks`` "loader": ahead
+    of the step, so a GPU never waits on them) or are drawn here on the device in one call ("step").
+    """
     frames = items["frames"].to(device, non_blocking=True)
     b, _, _, height, width = frames.shape
-    body, face, hands = (items[k].to(device).flatten(0, 1) for k in ("body", "face", "hands"))
+    # Keypoints are scaled to the phase's resolution on the host, before the copy.
+    factor = torch.tensor([phase.width / width, phase.height / height, 1.0])
+    body, face, hands = (
+        (items[k].flatten(0, 1) * factor).to(device, non_blocking=True) for k in ("body", "face", "hands")
+    )
     images = frames.float().div_(127.5).sub_(1.0)
     if (height, width) != (phase.height, phase.width):  # the half-resolution global phase
         images = F.interpolate(images.flatten(0, 1), size=(phase.height, phase.width), mode="area").unflatten(
             0, (b, 2)
         )
-        factor = torch.tensor([phase.width / width, phase.height / height, 1.0], device=device)
-        body, face, hands = body * factor, face * factor, hands * factor
-    sticks = render_stick_figures(body, face, hands, phase.height, phase.width)
+    if "sticks" in items:
+        sticks = items["sticks"].to(device, non_blocking=True).flatten(0, 1).float().div_(127.5).sub_(1.0)
+    else:
+        sticks = render_stick_figures(body, face, hands, phase.height, phase.width).mul_(2.0).sub_(1.0)
     return Batch(
-        sticks=sticks.mul(2.0).sub(1.0).unflatten(0, (b, 2)), frames=images, body=body.unflatten(0, (b, 2))
+        sticks=sticks.unflatten(0, (b, 2)),
+        frames=images,
+        body=body.unflatten(0, (b, 2)),
+        loss_scale=loss_scale,
     )
 
 
@@ -335,7 +353,7 @@ def body_step(
     real_out, fake_out = _split_real_fake(features)
     loss_d = discriminator_loss(real_out, fake_out)
     models.optimizers["discriminator"].zero_grad(set_to_none=True)
-    loss_d.backward()
+    (loss_d * batch.loss_scale).backward()
     real_features = [[f.detach() for f in scale] for scale in real_out]
 
     # Generator: adversarial + feature matching + perceptual on both frames, D frozen.
@@ -351,7 +369,7 @@ def body_step(
             loss_vgg = perceptual(torch.cat(fake), torch.cat([y_prev, y_t])).float() * (2 * weight)
     loss_g = loss_gan + loss_fm + loss_vgg
     models.optimizers["generator"].zero_grad(set_to_none=True)
-    loss_g.backward()
+    (loss_g * batch.loss_scale).backward()
     models.optimizers["generator"].step()
     set_requires_grad(d_raw, True)
     models.optimizers["discriminator"].step()
@@ -401,7 +419,7 @@ def face_step(
                 )
         loss_g = loss_gan + loss_fm + loss_vgg
         models.optimizers["face_generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g * batch.loss_scale).backward()
         models.optimizers["face_generator"].step()
         set_requires_grad(df_raw, True)
     assert df_wrapped is not None
@@ -410,7 +428,7 @@ def face_step(
     real_out, fake_out = _split_real_fake([features])
     loss_d = discriminator_loss(real_out, fake_out)
     models.optimizers["face_discriminator"].zero_grad(set_to_none=True)
-    loss_d.backward()
+    (loss_d * batch.loss_scale).backward()
     models.optimizers["face_discriminator"].step()
     l1 = (out_f.detach() - real_f).abs().mean()
     return {"g_gan": loss_gan, "g_fm": loss_fm, "g_vgg": loss_vgg, "d": loss_d, "l1": l1}
@@ -509,6 +527,12 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         torch.set_num_threads(config.runtime.cpus_per_worker)
     torch.manual_seed(config.runtime.seed)
     is_chief = rank == 0
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed frame sizes: pick the fastest convolutions once
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    sticks_in_loader = config.data.render_sticks == "loader" or (
+        config.data.render_sticks == "auto" and device.type == "cuda"
+    )
     autocast = torch.autocast(
         device_type=device.type, dtype=torch.bfloat16, enabled=config.runtime.precision == "bf16"
     )
@@ -557,10 +581,15 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             )
     body_state = load_checkpoint(loop_config["body_checkpoint"]) if stage == "face" else None
     log_path = run_dir / f"{stage}-log.jsonl"
+    workers = _gather_worker_identities(rank, world, device)
     if is_chief:
+        # Steps after the checkpoint (all of them when a failure came before the first) run again:
+        # their log lines go, so that every step is logged once.
+        _rewind_log(log_path, int(state["step"]) if state else 0)
         _log_line(log_path, {"event": "start", "stage": stage, "resumed_at": state["step"] if state else 0,
-                             "workers": world, "device": str(device), "backbone": backbone,
-                             "phases": [p.__dict__ for p in phases], "pairs": len(full)})  # fmt: skip
+                             "workers": world, "worker_processes": workers, "device": str(device),
+                             "backbone": backbone, "phases": [p.__dict__ for p in phases],
+                             "pairs": len(full), "time": time.time()})  # fmt: skip
         _say(f"[{stage}] perceptual backbone: {backbone['name']} ({backbone['source']})")
 
     # 4. The phases, one after the other; each is epochs of steps over the pair permutation.
@@ -588,6 +617,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             global_step = int(state["step"])
             group_step[phase.group] = int(state["schedulers"]["step_in_group"])
         for name, module in models.modules.items():
+            set_activation_checkpointing(module, config.runtime.activation_checkpointing)
             models.wrapped[name] = _prepare(module, config, device)
         if models.frozen_body is not None:
             models.frozen_body.to(device)
@@ -609,6 +639,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                 len(data), config.optim.batch_size, world, rank, config.runtime.seed, epoch, epoch_steps
             )
             n_this_epoch = min(epoch_steps, offset + (phase.steps - phase_step))
+            data.stick_size = (phase.height, phase.width) if sticks_in_loader else None
             loader = torch.utils.data.DataLoader(
                 data,
                 batch_sampler=BatchList(batches[offset:n_this_epoch]),
@@ -619,10 +650,11 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
             for items in loader:
                 schedule.step_in_group = group_step.get(phase.group, 0)
                 lr = schedule.apply(*models.optimizers.values())
-                batch = to_batch(items, phase, device)
+                loss_scale = items["frames"].shape[0] * world / config.optim.batch_size
+                batch = to_batch(items, phase, device, loss_scale)
                 losses = step_fn(batch, models, perceptual, config, phase, autocast)
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, torch.zeros((), device=device)) + v.detach().float()
+                for k, v in losses.items():  # weighted like the gradients: means over the global batch
+                    sums[k] = sums.get(k, torch.zeros((), device=device)) + v.detach().float() * loss_scale
                 phase_step += 1
                 global_step += 1
                 group_step[phase.group] = group_step.get(phase.group, 0) + 1
@@ -698,6 +730,48 @@ def _say(text: str) -> None:
     """
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _gather_worker_identities(rank: int, world: int, device: torch.device) -> list[dict[str, Any]]:
+    """Rank, Ray node, host and process id of every worker (in rank order): which machines took part."""
+    import os
+    import socket
+
+    import ray
+
+    me = {
+        "rank": rank,
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "device": str(device),
+    }
+    if world == 1:
+        return [me]
+    import torch.distributed as dist
+
+    everyone: list[Any] = [None] * world
+    dist.all_gather_object(everyone, me)
+    return everyone
+
+
+def _rewind_log(path: Path, step: int) -> None:
+    """Drop the log lines of steps after ``step`` (a resumed run does them again), atomically.
+
+    After a failure the run goes back to its last checkpoint; without this, the steps between that
+    checkpoint and the failure would appear twice in the log.
+    """
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the failure
+            continue
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 def _log_line(path: Path, record: dict[str, Any]) -> None:
@@ -819,10 +893,12 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
         trainer = TorchTrainer(
             train_loop_per_worker,
             train_loop_config=loop_config,
-            scaling_config=ray.train.ScalingConfig(
-                num_workers=config.runtime.num_workers,
+            # Train V2's ScalingConfig (the runtime one) is elastic; mypy sees the V1 stub.
+            scaling_config=ray.train.ScalingConfig(  # type: ignore[call-arg]
+                num_workers=config.runtime.num_workers,  # type: ignore[arg-type]
                 use_gpu=config.runtime.use_gpu,
                 resources_per_worker={"CPU": config.runtime.cpus_per_worker},
+                elastic_resize_monitor_interval_s=config.runtime.elastic_resize_interval_s,
             ),
             # Train V2's RunConfig (the runtime one) takes logging_config; mypy sees the V1 stub.
             run_config=ray.train.RunConfig(  # type: ignore[call-arg]

@@ -10,6 +10,10 @@ import pytest
 
 SIZE = 128
 
+# Ray reads its authentication mode once, when it is first imported; connecting to a cluster started
+# with `ray start` (tests/test_cluster.py) needs token mode, which local clusters use by default too.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:

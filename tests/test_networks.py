@@ -259,6 +259,32 @@ def test_temporal_wrapper_around_local_enhancer() -> None:
     _assert_gradients_everywhere(model, _weighted(y_t))
 
 
+def test_activation_checkpointing_gives_the_same_outputs_and_gradients() -> None:
+    """Recomputing activations in backward (runtime.activation_checkpointing) changes memory, not maths."""
+    from synthesis.networks import set_activation_checkpointing
+
+    enhancer = LocalEnhancer(GlobalGenerator(6, 3, ngf=16, n_downsample=2, n_blocks=2), ngf=8, n_blocks=2)
+    model = TemporalGenerator(enhancer)
+    stick_prev, stick_t = _temporal_pair(size=(64, 32))
+    readout = torch.randn(2, 3, 64, 32)
+    results = []
+    for enabled in (False, True):
+        set_activation_checkpointing(model, enabled)
+        assert (
+            enhancer.activation_checkpointing is enhancer.global_generator.activation_checkpointing is enabled
+        )
+        model.zero_grad(set_to_none=True)
+        y_prev, y_t = model(stick_prev, stick_t)
+        ((y_prev + y_t) * readout).sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((y_t.detach(), grads))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_b, out_a)
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grads_b[name], grad, msg=name)
+
+
 def test_non_temporal_generates_frames_independently() -> None:
     generator = GlobalGenerator(3, 3, ngf=8, n_downsample=2, n_blocks=1)
     model = TemporalGenerator(generator, temporal=False)

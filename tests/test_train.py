@@ -18,7 +18,8 @@ import torch
 
 from synthesis.checkpoint import CheckpointError, load_checkpoint
 from synthesis.config import ConfigError, TrainConfig, load_config
-from synthesis.train import init_ray, train
+from synthesis.data import PairDataset, epoch_batches, load_target_clips
+from synthesis.train import Phase, init_ray, to_batch, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "ray_configs" / "tiny_test.yaml"
@@ -100,6 +101,9 @@ def test_two_workers_train_local_enhancer_phases(
         tmp_path,
         "name=two",
         "runtime.num_workers=2",
+        # Stick figures drawn ahead in a DataLoader worker process (the GPU default), at each phase's size.
+        "data.render_sticks=loader",
+        "data.loader_workers=1",
         "model.local_enhancer=true",
         "model.ngf=16",
         "model.local_ngf=8",
@@ -162,6 +166,52 @@ def test_face_stage_trains_on_the_frozen_body(body_run: dict[str, Any], tiny_dat
     assert all(r["g_gan"] == 0 and r["g_vgg"] == 0 for r in d_only), "only D_f learns first"
 
 
+# --- no Ray needed ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+def test_workers_split_each_global_batch_without_overlap(world: int) -> None:
+    """Any worker count (an elastic run resizes) covers each global batch exactly once."""
+    n_items, batch, steps = 50, 4, 12
+    shards = [epoch_batches(n_items, batch, world, r, seed=7, epoch=3, n_steps=steps) for r in range(world)]
+    alone = epoch_batches(n_items, batch, 1, 0, seed=7, epoch=3, n_steps=steps)
+    for step in range(steps):
+        parts = [shards[r][step] for r in range(world)]
+        assert [i for part in parts for i in part] == alone[step], (
+            "rank order concatenates to the one-worker batch"
+        )
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+        assert sum(len(p) * world / batch for p in parts) == pytest.approx(world), "loss weights average to 1"
+    assert epoch_batches(n_items, batch, 1, 0, seed=7, epoch=4, n_steps=steps) != alone, (
+        "a new order per epoch"
+    )
+
+
+def test_loader_drawn_stick_figures_match_the_step_drawn_ones(tiny_dataset: Path) -> None:
+    """``data.render_sticks`` "loader" (worker processes, uint8) and "step" (on the device) agree."""
+    clips = load_target_clips(str(tiny_dataset))
+    data = PairDataset(clips, 64, 64, max_frames=12)
+    half = Phase("global", "global", 1, 32, 32)
+    items = [data[i] for i in range(4)]
+    on_device = to_batch(torch.utils.data.default_collate(items), half, torch.device("cpu"))
+    data.stick_size = (half.height, half.width)
+    items = [data[i] for i in range(4)]
+    assert items[0]["sticks"].dtype == torch.uint8 and items[0]["sticks"].shape == (2, 3, 32, 32)
+    in_loader = to_batch(torch.utils.data.default_collate(items), half, torch.device("cpu"))
+    assert on_device.sticks.shape == in_loader.sticks.shape == (4, 2, 3, 32, 32)
+    assert float(on_device.sticks.std()) > 0.1, "the figures are drawn"
+    torch.testing.assert_close(in_loader.sticks, on_device.sticks, atol=1.01 / 255, rtol=0)
+
+
+def test_elastic_worker_range_loads(tmp_path: Path) -> None:
+    config = load_config(TINY, ["runtime.num_workers=[2,8]", "optim.batch_size=8"])
+    assert config.runtime.elastic and (config.runtime.min_workers, config.runtime.max_workers) == (2, 8)
+    assert config.per_worker_batch == 1
+    again = tmp_path / "elastic.yaml"
+    again.write_text(config.to_yaml())
+    assert load_config(again) == config, "a saved run config loads back the same"
+
+
 # --- errors: no Ray needed --------------------------------------------------------------------
 
 
@@ -173,8 +223,10 @@ def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad.write_text("model: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
-    with pytest.raises(ConfigError, match=r"must be a multiple of runtime\.num_workers"):
-        load_config(TINY, ["optim.batch_size=3", "runtime.num_workers=2"])
+    with pytest.raises(ConfigError, match=r"global batch and must be at least the largest worker count"):
+        load_config(TINY, ["optim.batch_size=2", "runtime.num_workers=[1,4]"])
+    with pytest.raises(ConfigError, match=r"\[MIN, MAX\] with 1 <= MIN <= MAX"):
+        load_config(TINY, ["runtime.num_workers=[3,2]"])
     with pytest.raises(ConfigError, match="multiples of 4"):
         load_config(TINY, ["data.height=66"])
     with pytest.raises(ConfigError, match="cannot read"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint_sequential
 
 from .blocks import ResidualBlock, check_padding_mode, conv_bias, init_gan_weights, norm_layer
 
@@ -81,6 +82,9 @@ class GlobalGenerator(nn.Module):
             nn.Tanh(),
         )
         self.apply(init_gan_weights)
+        # Trade compute for memory in training: keep only segment boundaries, recompute the rest in
+        # backward (runtime.activation_checkpointing).
+        self.activation_checkpointing = False
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -98,6 +102,9 @@ class GlobalGenerator(nn.Module):
         The local enhancer adds its own features to these.
         """
         self._check_input(x)
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            segments = max(1, len(self.features) // 3)
+            return checkpoint_sequential(self.features, segments, x, use_reentrant=False)
         return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

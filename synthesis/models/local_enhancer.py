@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint, checkpoint_sequential
 
 from .blocks import ResidualBlock, check_padding_mode, conv_bias, init_gan_weights, norm_layer
 from .global_generator import GlobalGenerator
@@ -84,6 +85,8 @@ class LocalEnhancer(nn.Module):
         # Assigned last so the initialisation above leaves the (possibly trained) global generator alone.
         self.global_generator = global_generator
         self.global_generator.head.requires_grad_(False)
+        # runtime.activation_checkpointing: recompute the full-resolution stages in backward.
+        self.activation_checkpointing = False
 
     def freeze_global(self, frozen: bool = True) -> None:
         """Stop (or restart) training the global generator; its unused head stays frozen."""
@@ -101,4 +104,7 @@ class LocalEnhancer(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         coarse = self.global_generator.forward_features(self.downsample_input(x))
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            encoded = checkpoint(self.encoder, x, use_reentrant=False)
+            return checkpoint_sequential(self.decoder, 2, encoded + coarse, use_reentrant=False)
         return self.decoder(self.encoder(x) + coarse)

@@ -46,6 +46,8 @@ bench: setup
 	$(BIN)/python benchmarks/train_step.py
 	$(BIN)/python benchmarks/precision_quality.py
 	$(BIN)/python benchmarks/transfer.py
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/scaling.py
 
 clean:
 	rm -rf outputs .pytest_cache .mypy_cache .ruff_cache

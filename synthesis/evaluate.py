@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,12 +290,21 @@ def _write_samples(runs: Sequence[_ClipRun], folder: Path) -> list[str]:
     return names
 
 
-def _bar(progress: bool, total: int, desc: str) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
+@contextmanager
+def _stage(name: str, desc: str, total: int, progress: bool, timings: dict[str, float]) -> Iterator[Any]:
+    """A progress bar over ``total`` frames (None with progress off); the stage's time goes to ``timings``."""
+    tick = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="frame", desc=desc)
+        bar = tqdm(total=total, unit="frame", desc=desc)
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+        timings[name] = time.perf_counter() - tick
 
 
 def evaluate(
@@ -334,36 +344,16 @@ def evaluate(
             plan.append((clip, n))
     total = sum(n for _, n in plan)
 
-    tick = time.perf_counter()
-    bar = _bar(progress, total, "generate")
-    try:
+    with _stage("generate", "generate", total, progress, timings) as bar:
         runs = [_generate(net, clip, n, (height, width), box, bar) for clip, n in plan]
-    finally:
-        if bar is not None:
-            bar.close()
-    timings["generate"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    bar = _bar(progress, total, "SSIM/LPIPS")
-    try:
+    with _stage("image_quality", "SSIM/LPIPS", total, progress, timings) as bar:
         quality = _image_quality(runs, box, lpips, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    timings["image_quality"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    bar = _bar(progress, total, "detect poses")
-    try:
+    with _stage("pose_detection", "detect poses", total, progress, timings) as bar:
         detected, detector_version = _detect(runs, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    reference = PoseSequence.concatenate([r.reference for r in runs])
-    detectable = mediapipe_holistic_detectable()
-    distance = pose_distance(reference, detected, detectable=detectable)
-    missed = missed_detections(reference, detected, detectable=detectable)
-    timings["pose_detection"] = time.perf_counter() - tick
+        reference = PoseSequence.concatenate([r.reference for r in runs])
+        detectable = mediapipe_holistic_detectable()
+        distance = pose_distance(reference, detected, detectable=detectable)
+        missed = missed_detections(reference, detected, detectable=detectable)
 
     tick = time.perf_counter()
     temporal = _temporal(runs)

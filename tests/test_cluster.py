@@ -185,6 +185,23 @@ def _config(dataset: Path, out: Path, *overrides: str) -> TrainConfig:
     return load_config(TINY, [f"data.dataset={dataset}", f"runtime.output_dir={out}", *overrides])
 
 
+FAULT_STEPS = 18  # the tiny dataset has 19 batches of 2 pairs
+
+
+def _fault_config(dataset: Path, out: Path, cluster: LoopbackCluster, *overrides: str) -> TrainConfig:
+    """A run to fail in: FAULT_STEPS steps, checkpoints every 4, two restarts allowed, on ``cluster``."""
+    return _config(
+        dataset,
+        out,
+        *overrides,
+        "runtime.max_failures=2",
+        f"schedule.steps_per_epoch={FAULT_STEPS}",
+        "runtime.checkpoint_every=4",
+        "runtime.sample_every=100",
+        f"runtime.ray_address={cluster.address}",
+    )
+
+
 def _records(run_dir: Path, stage: str = "body") -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / f"{stage}-log.jsonl").read_text().splitlines()]
 
@@ -252,18 +269,8 @@ def test_training_spreads_over_both_nodes(
 def test_run_survives_a_killed_worker_process(
     cluster: LoopbackCluster, tiny_dataset: Path, tmp_path: Path
 ) -> None:
-    steps = 18  # the tiny dataset has 19 batches of 2 pairs
-    config = _config(
-        tiny_dataset,
-        tmp_path,
-        "name=killed-worker",
-        "runtime.num_workers=2",
-        "runtime.max_failures=2",
-        f"schedule.steps_per_epoch={steps}",
-        "runtime.checkpoint_every=4",
-        "runtime.sample_every=100",
-        f"runtime.ray_address={cluster.address}",
-    )
+    steps = FAULT_STEPS
+    config = _fault_config(tiny_dataset, tmp_path, cluster, "name=killed-worker", "runtime.num_workers=2")
     # The chief (rank 0: it writes logs and checkpoints) dies between two checkpoints.
     thread, seen = _kill_during_run(
         config.run_dir, 6, lambda start: os.kill(start["worker_processes"][0]["pid"], signal.SIGKILL)
@@ -285,18 +292,8 @@ def test_elastic_run_survives_losing_a_node(
     """Last in the module: it takes the worker node away. The run goes on with the head node alone."""
     import ray
 
-    steps = 18  # the tiny dataset has 19 batches of 2 pairs
-    config = _config(
-        tiny_dataset,
-        tmp_path,
-        "name=lost-node",
-        "runtime.num_workers=[1,2]",
-        "runtime.max_failures=2",
-        f"schedule.steps_per_epoch={steps}",
-        "runtime.checkpoint_every=4",
-        "runtime.sample_every=100",
-        f"runtime.ray_address={cluster.address}",
-    )
+    steps = FAULT_STEPS
+    config = _fault_config(tiny_dataset, tmp_path, cluster, "name=lost-node", "runtime.num_workers=[1,2]")
     head_id = next(n["NodeID"] for n in ray.nodes() if "node:__internal_head__" in n["Resources"])
     worker_node = cluster.nodes[1]
     thread, seen = _kill_during_run(config.run_dir, 6, lambda _start: cluster.kill_node(worker_node))

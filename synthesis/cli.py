@@ -1,4 +1,5 @@
-"""``dancenow train body|face``, ``dancenow transfer``, ``dancenow evaluate`` and ``dancenow model publish``."""
+"""``dancenow train body|face``, ``dancenow transfer``, ``dancenow evaluate``, ``dancenow ablation`` and
+``dancenow model publish``."""
 
 from __future__ import annotations
 
@@ -70,26 +71,61 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, markdown_table
+    from .evaluate import evaluate, evaluate_transfer, markdown_table
 
     out = Path(args.out) if args.out else None
-    if out is None:  # outputs/evaluation/RUN-STAGE, named after the checkpoint's run folder and file
+    if out is None:  # outputs/evaluation/RUN-STAGE[-transfer], after the checkpoint's run folder and file
         model = Path(args.model)
         name = f"{model.parent.name}-{model.stem}" if model.suffix == ".pt" else model.name.replace("/", "-")
-        out = Path("outputs/evaluation") / (name.strip("-") or "model")
-    results = evaluate(
-        args.model,
-        args.dataset,
-        out=out,
-        max_frames=args.max_frames,
-        lpips_net=args.lpips,
-        progress=not args.quiet,
-    )
+        out = Path("outputs/evaluation") / (
+            (name.strip("-") or "model") + ("-transfer" if args.source else "")
+        )
+    if args.source:
+        results = evaluate_transfer(
+            args.model,
+            args.source,
+            clip=args.clip,
+            out=out,
+            max_frames=args.max_frames,
+            progress=not args.quiet,
+        )
+    else:
+        results = evaluate(
+            args.model,
+            args.dataset,
+            out=out,
+            max_frames=args.max_frames,
+            lpips_net=args.lpips,
+            progress=not args.quiet,
+        )
     print(markdown_table(results))
     print(
         f"wrote {out}/results.json, results.md and {len(results['samples'])} samples "
         f"({results['frames']} frames, {results['frames_per_s']:.1f} frames/s)"
     )
+    return 0
+
+
+def cmd_ablation(args: argparse.Namespace) -> int:
+    from .ablation import run_ablation
+    from .config import load_config
+
+    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
+    config = load_config(config_path, list(args.set or []))
+    out = Path(args.out) if args.out else Path("outputs/evaluation") / f"ablation-{config.name}"
+    summary = run_ablation(
+        config,
+        out=out,
+        source=args.source,
+        clip=args.clip,
+        max_frames=args.max_frames,
+        transfer_frames=args.transfer_frames,
+        transfer=not args.no_transfer,
+        lpips_net=args.lpips,
+        progress=not args.quiet,
+    )
+    print(summary["markdown"])
+    print(f"wrote {out}/ablation.json, ablation.md, curves/ and one evaluation folder per variant")
     return 0
 
 
@@ -203,9 +239,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"
     )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="evaluate a transfer from this video file or dataset (folder / Hub repo id) instead: no ground "
+        "truth, so pose fidelity and temporal coherence only",
+    )
+    p.add_argument(
+        "--clip", default=None, help="clip id in a dataset --source (default: its first source clip)"
+    )
     p.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS backbone")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "ablation",
+        help="train and evaluate the paper's three variants (pix2pixHD, T.S., T.S. + Face) alike",
+        description="From one training config, on the same data and schedule: train pix2pixHD (no temporal "
+        "input, no face GAN; run NAME-pix2pixhd), T.S. (run NAME, temporal on) and T.S. + Face (the face GAN "
+        "on the T.S. body), reusing runs that already finished and resuming interrupted ones; evaluate each "
+        "on the held-out test frames and on a transfer from a source; write ablation.json, ablation.md (the "
+        "paper's table with its reported numbers beside ours), curves and one results folder per variant.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
+    p.add_argument(
+        "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
+    )
+    p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/ablation-NAME)")
+    p.add_argument(
+        "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"
+    )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="video file or dataset to evaluate transfers from (default: the training dataset's first source clip)",
+    )
+    p.add_argument("--clip", default=None, help="clip id in a dataset --source")
+    p.add_argument(
+        "--transfer-frames",
+        type=int,
+        default=None,
+        help="transfer only the first N source frames (default: all)",
+    )
+    p.add_argument("--no-transfer", action="store_true", help="skip the transfer evaluation")
+    p.add_argument("--lpips", choices=["alex", "vgg"], default="alex", help="LPIPS backbone")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_ablation)
 
     model = sub.add_parser(
         "model",

@@ -707,17 +707,31 @@ def frame_transforms(
     return np.stack([_forward_fill(scale, valid), _forward_fill(translate, valid)], axis=1)
 
 
-def _apply(points: np.ndarray, transforms: np.ndarray, params: NormalizationParams) -> np.ndarray:
-    """Transform detected points ``(T, ..., 3)``; undetected ones stay (0, 0, 0)."""
-    shape = (transforms.shape[0],) + (1,) * (points.ndim - 2)
+def frame_affines(transforms: np.ndarray, params: NormalizationParams) -> np.ndarray:
+    """Per-frame affine maps ``(T, 2, 3)`` float64 from source to target pixels, ``[[s, 0, bx], [0, s, by]]``.
+
+    The same map :func:`normalize_to_target` applies to the keypoints; ``cv2.warpAffine`` with it moves
+    a source frame's pixels into the target's frame.
+    """
     scale = transforms[:, 0]
     anchor_x, anchor_y = params.anchor
     centre_x = params.target.frame_size[1] / 2  # the source's centre column lands on the target's
+    affines = np.zeros((transforms.shape[0], 2, 3), np.float64)
+    affines[:, 0, 0] = affines[:, 1, 1] = scale
+    affines[:, 0, 2] = centre_x - scale * anchor_x
+    affines[:, 1, 2] = anchor_y - scale * anchor_y + transforms[:, 1]
+    return affines
+
+
+def _apply(points: np.ndarray, transforms: np.ndarray, params: NormalizationParams) -> np.ndarray:
+    """Transform detected points ``(T, ..., 3)``; undetected ones stay (0, 0, 0)."""
+    shape = (transforms.shape[0],) + (1,) * (points.ndim - 2)
     # Per frame the map is affine, x' = s·x + bx and y' = s·y + by: fold the constants in float64
     # once per frame, then apply them in the points' float32 (one pass over face and hands).
-    offset_x = (centre_x - scale * anchor_x).astype(points.dtype).reshape(shape)
-    offset_y = (anchor_y - scale * anchor_y + transforms[:, 1]).astype(points.dtype).reshape(shape)
-    scale_p = scale.astype(points.dtype).reshape(shape)
+    affines = frame_affines(transforms, params).astype(points.dtype)
+    scale_p = affines[:, 0, 0].reshape(shape)
+    offset_x = affines[:, 0, 2].reshape(shape)
+    offset_y = affines[:, 1, 2].reshape(shape)
     detected = points[..., 2] > 0
     out = points.copy()
     out[..., 0] = np.where(detected, scale_p * points[..., 0] + offset_x, 0)

@@ -810,6 +810,15 @@ class TrainResult:
     finished: bool
 
 
+def _with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with the fields added since it was written filled in with their defaults, so
+    that a run from an older version still matches the same settings today."""
+    try:
+        return config_from_dict(saved).model_dump(mode="json")
+    except ConfigError:
+        return saved
+
+
 def _check_existing_run(config: TrainConfig, run_dir: Path) -> None:
     """Resuming is by run name; refuse to resume a run that trained a different model."""
     saved = run_dir / "config.yaml"
@@ -817,7 +826,7 @@ def _check_existing_run(config: TrainConfig, run_dir: Path) -> None:
         return
     import yaml
 
-    old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    old = _with_defaults(yaml.safe_load(saved.read_text(encoding="utf-8")) or {})
     new = config.model_dump(mode="json")
     for section in ("data", "model", "face"):
         if old.get(section) != new.get(section):
@@ -873,7 +882,7 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
     final = run_dir / f"{stage}.pt"
     if final.is_file():
         done = load_checkpoint(final)
-        if done.get("finished") and done["config"] == config.model_dump(mode="json"):
+        if done.get("finished") and _with_defaults(done["config"]) == config.model_dump(mode="json"):
             _say(
                 f"{final}: this stage already finished ({done['step']} steps); remove it or choose another name to retrain"
             )

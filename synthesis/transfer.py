@@ -200,17 +200,10 @@ def transfer(
     if len(poses) == 0:
         raise TransferError(f"{motion.name}: no frames to transfer")
 
-    # Normalise the source's poses into the target's frame and body size (METHOD §2).
-    if normalization is not None:
-        params = _saved_normalization(normalization)
-    else:
-        source_stats = pose_statistics(poses.body, motion.size, max_frames=20000)
-        params = fit_normalization(source_stats, net.target_statistics)
-    normalised, per_frame = normalize_to_target(poses, params)
+    params = _saved_normalization(normalization) if normalization is not None else None
+    model_input, params, per_frame = normalized_input(net, poses, motion.size, params)
+    body, face, hands = model_input.body, model_input.face, model_input.hands
     height, width = net.config.data.height, net.config.data.width
-    body = scale_keypoints(normalised.body, net.target_size, (height, width))
-    face = scale_keypoints(normalised.face, net.target_size, (height, width))
-    hands = scale_keypoints(normalised.hands, net.target_size, (height, width))
     box = net.config.face.box_size or face_box_size(height)
 
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -291,6 +284,29 @@ def transfer(
     )
 
 
+def normalized_input(
+    net: TransferModel,
+    poses: PoseSequence,
+    source_size: tuple[int, int],
+    params: NormalizationParams | None = None,
+) -> tuple[PoseSequence, NormalizationParams, np.ndarray]:
+    """The source's ``poses`` (in its ``source_size`` pixels) as the model's input.
+
+    Normalised to the target's frame and body size (METHOD §2) with ``params``, or with parameters
+    fitted here when None, then scaled to the model's resolution. Returns the poses, the parameters
+    and the per-frame ``(scale, translate)`` (see :func:`~synthesis.normalize.frame_transforms`).
+    """
+    if params is None:
+        source_stats = pose_statistics(poses.body, source_size, max_frames=20000)
+        params = fit_normalization(source_stats, net.target_statistics)
+    normalised, per_frame = normalize_to_target(poses, params)
+    size = (net.config.data.height, net.config.data.width)
+    scaled = (
+        scale_keypoints(getattr(normalised, p), net.target_size, size) for p in ("body", "face", "hands")
+    )
+    return PoseSequence(*scaled), params, per_frame
+
+
 def _saved_normalization(path: str | os.PathLike[str]) -> NormalizationParams:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -343,6 +359,7 @@ __all__ = [
     "TransferResult",
     "generate_frames",
     "load_transfer_model",
+    "normalized_input",
     "resolve_source",
     "source_from_dataset",
     "source_from_video",

@@ -12,6 +12,7 @@ from synthesis.evaluation.pose_fidelity import (
     all_detectable,
     mediapipe_holistic_detectable,
     missed_detections,
+    missed_per_frame,
     pose_distance,
 )
 
@@ -61,6 +62,8 @@ def test_missing_hand_counts_21_misses() -> None:
     missed = missed_detections(ref, det)
     assert missed["hands"] == 21.0 and missed["overall"] == 21.0
     assert missed["body"] == 0.0 and missed["face"] == 0.0
+    per_frame = missed_per_frame(ref, det)
+    assert per_frame["hands"].tolist() == [21] * 4 and per_frame["overall"].tolist() == [21] * 4
     dist = pose_distance(ref, det)
     assert dist["hands"] is None and dist["hands_frames"] == 0.0
     assert dist["overall"] is None and dist["overall_frames"] == 0.0

@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from synthesis.evaluation.temporal import compare_temporal, flicker, temporal_statistics, warping_error
+from synthesis.evaluation.temporal import (
+    compare_temporal,
+    flicker,
+    temporal_statistics,
+    warping_error,
+    warping_error_per_frame,
+)
 
 SIZE = 64
 
@@ -81,3 +87,17 @@ def test_bad_input_is_refused() -> None:
         flicker(np.zeros((3, 8, 8, 3), np.float32))
     with pytest.raises(ValueError, match="shape"):
         warping_error(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((4, 8, 8, 3), np.uint8))
+
+
+def test_per_frame_warping_error_locates_the_flicker() -> None:
+    real = _panning(n=6)
+    gen = real.copy()
+    gen[4] = _with_flicker(real[4:5], 20)[0]  # one bad frame: pairs (3, 4) and (4, 5) show it
+    per_frame = warping_error_per_frame(gen, real)
+    assert all(len(v) == len(real) - 1 for v in per_frame.values())
+    errors = per_frame["generated"]
+    assert errors[3] > 0.05 and errors[4] > 0.05  # ~20/255 where warped
+    assert errors[:3].max() < 0.01
+    summary = warping_error(gen, real)
+    assert summary["generated"] == pytest.approx(errors.mean())
+    assert warping_error_per_frame(real[:1], real[:1])["generated"].shape == (0,)

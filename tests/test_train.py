@@ -262,3 +262,21 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path: Path) -> None:
     assert cli.returncode == 2
     assert cli.stderr.strip().startswith("error: ") and "corrupt.pt" in cli.stderr
     assert len(cli.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_saved_before_a_config_field_existed_still_matches(tmp_path: Path) -> None:
+    """Runs written by an older version lack fields added since (e.g. data.render_sticks): their
+    defaults fill in, so the run is still recognised as the same model; a real change is refused."""
+    import yaml
+
+    from synthesis.train import _check_existing_run
+
+    config = load_config(None, [f"runtime.output_dir={tmp_path}", "name=old-run"])
+    saved = config.model_dump(mode="json")
+    del saved["data"]["render_sticks"], saved["runtime"]["activation_checkpointing"]
+    config.run_dir.mkdir(parents=True)
+    (config.run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
+    _check_existing_run(config, config.run_dir)  # no error
+    changed = load_config(None, [f"runtime.output_dir={tmp_path}", "name=old-run", "model.temporal=false"])
+    with pytest.raises(ConfigError, match="different model settings"):
+        _check_existing_run(changed, changed.run_dir)

@@ -119,6 +119,30 @@ def pose_distance(
     return result
 
 
+def missed_per_frame(
+    reference: PoseSequence,
+    detected: PoseSequence,
+    *,
+    min_confidence: float = 0.1,
+    detectable: DetectableMask | None = None,
+) -> dict[str, np.ndarray]:
+    """Per frame, the number of keypoints detected in ``reference`` but missed in ``detected``.
+
+    Returns ``{"body", "face", "hands", "overall"}``, each ``(T,)`` int (``overall`` the sum of the
+    parts, both hands counted in ``hands``); points outside ``detectable`` are not counted.
+    """
+    mask = _check(reference, detected, detectable)
+    result: dict[str, np.ndarray] = {}
+    total = np.zeros(len(reference), np.int64)
+    for part in PARTS:
+        ref = _is_detected(_points(reference, part)[:, mask[part]], min_confidence)
+        det = _is_detected(_points(detected, part)[:, mask[part]], min_confidence)
+        result[part] = (ref & ~det).sum(axis=1).astype(np.int64)
+        total += result[part]
+    result["overall"] = total
+    return result
+
+
 def missed_detections(
     reference: PoseSequence,
     detected: PoseSequence,
@@ -131,15 +155,5 @@ def missed_detections(
     Returns ``{"body", "face", "hands", "overall"}`` (``overall`` is the sum of the parts, both hands
     counted in ``hands``); points outside ``detectable`` are not counted. An empty sequence gives 0.
     """
-    mask = _check(reference, detected, detectable)
-    n = len(reference)
-    result: dict[str, float] = {}
-    total = 0.0
-    for part in PARTS:
-        ref = _is_detected(_points(reference, part)[:, mask[part]], min_confidence)
-        det = _is_detected(_points(detected, part)[:, mask[part]], min_confidence)
-        missed = float((ref & ~det).sum()) / n if n else 0.0
-        result[part] = missed
-        total += missed
-    result["overall"] = total
-    return result
+    per_frame = missed_per_frame(reference, detected, min_confidence=min_confidence, detectable=detectable)
+    return {part: float(counts.mean()) if len(counts) else 0.0 for part, counts in per_frame.items()}

@@ -71,20 +71,18 @@ def _mae(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> float:
     return float(diff[valid].mean())
 
 
-def warping_error(generated: np.ndarray, real: np.ndarray) -> dict[str, float | None]:
-    """Flow-warping error of ``generated`` and of ``real``, with flow and occlusions from ``real``.
+def warping_error_per_frame(generated: np.ndarray, real: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame flow-warping errors of ``generated`` and ``real``, with flow and occlusions from ``real``.
 
-    Returns ``{"generated", "real"}`` (means over ``t = 1..T-1`` of the per-frame mean absolute error
-    in [0, 1] units over non-occluded pixels), ``"ratio"`` (generated / real, ``None`` when real is 0)
-    and ``"non_occluded"`` (mean fraction of pixels compared). Fewer than two frames give zeros.
+    Returns ``{"generated", "real", "non_occluded"}``, each ``(T - 1,)`` float64: for ``t = 1..T-1``
+    the mean absolute error in [0, 1] units over the non-occluded pixels, and the fraction of pixels
+    compared. Fewer than two frames give empty arrays.
     """
     gen = _check_video("generated", generated)
     ref = _check_video("real", real)
     if gen.shape != ref.shape:
         raise ValueError(f"generated {gen.shape} and real {ref.shape} differ in shape")
     t_len, h, w = ref.shape[:3]
-    if t_len < 2:
-        return {"generated": 0.0, "real": 0.0, "ratio": None, "non_occluded": 1.0}
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     greys = [_grey(f) for f in ref]
     errs_gen: list[float] = []
@@ -102,13 +100,34 @@ def warping_error(generated: np.ndarray, real: np.ndarray) -> dict[str, float | 
         kept.append(float(valid.mean()))
         errs_gen.append(_mae(_warp(gen[t - 1], map_x, map_y), gen[t], valid))
         errs_real.append(_mae(_warp(ref[t - 1], map_x, map_y), ref[t], valid))
-    e_gen, e_real = float(np.mean(errs_gen)), float(np.mean(errs_real))
+    return {
+        "generated": np.asarray(errs_gen, np.float64),
+        "real": np.asarray(errs_real, np.float64),
+        "non_occluded": np.asarray(kept, np.float64),
+    }
+
+
+def summarize_warping_error(per_frame: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """Means of :func:`warping_error_per_frame`'s arrays and the ratio generated / real (``None`` when real is 0)."""
+    if len(per_frame["generated"]) == 0:
+        return {"generated": 0.0, "real": 0.0, "ratio": None, "non_occluded": 1.0}
+    e_gen, e_real = float(per_frame["generated"].mean()), float(per_frame["real"].mean())
     return {
         "generated": e_gen,
         "real": e_real,
         "ratio": e_gen / e_real if e_real > 0 else None,
-        "non_occluded": float(np.mean(kept)),
+        "non_occluded": float(per_frame["non_occluded"].mean()),
     }
+
+
+def warping_error(generated: np.ndarray, real: np.ndarray) -> dict[str, float | None]:
+    """Flow-warping error of ``generated`` and of ``real``, with flow and occlusions from ``real``.
+
+    Returns ``{"generated", "real"}`` (means over ``t = 1..T-1`` of the per-frame mean absolute error
+    in [0, 1] units over non-occluded pixels), ``"ratio"`` (generated / real, ``None`` when real is 0)
+    and ``"non_occluded"`` (mean fraction of pixels compared). Fewer than two frames give zeros.
+    """
+    return summarize_warping_error(warping_error_per_frame(generated, real))
 
 
 def flicker(frames: np.ndarray) -> float:

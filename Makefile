@@ -25,6 +25,7 @@ demo: setup
 	$(BIN)/dancenow transfer --model outputs/runs/demo/face.pt \
 		--source outputs/demo/raw/demo-dancer-2/source/dance.mp4 --out $(TRANSFERS)/demo-dancer-2.mp4 \
 		--side-by-side $(TRANSFERS)/demo-dancer-2-side-by-side.mp4
+	$(BIN)/dancenow forensics verify $(TRANSFERS)/demo-dancer-1.mp4
 	$(BIN)/dancenow model publish --model outputs/runs/demo/face.pt --repo-id $(MODEL_REPO_ID) --dry-run
 	$(BIN)/dancenow ablation --config $(DEMO_CONFIG) --out outputs/evaluation/ablation-demo
 
@@ -50,6 +51,7 @@ bench: setup
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/evaluation.py
+	$(BIN)/python benchmarks/watermark.py
 
 clean:
 	rm -rf outputs .pytest_cache .mypy_cache .ruff_cache

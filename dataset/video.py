@@ -255,12 +255,14 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "medium",
         keyframe_interval: int | None = None,
+        bit_rate: int | None = None,
     ) -> None:
         if fps <= 0:
             raise VideoError(f"{path}: frame rate must be positive, got {fps}")
         self.path = Path(path)
         self.fps = fps
         self.crf = crf
+        self.bit_rate = bit_rate  # bits/s (average bit rate) instead of constant quality (crf)
         self.preset = preset
         self.keyframe_interval = keyframe_interval
         self.frame_count = 0
@@ -279,7 +281,11 @@ class VideoWriter:
         stream.width = width + (width % 2)
         stream.height = height + (height % 2)
         stream.pix_fmt = "yuv420p"
-        options = {"crf": str(self.crf), "preset": self.preset}
+        options = {"preset": self.preset}
+        if self.bit_rate:
+            stream.bit_rate = self.bit_rate
+        else:
+            options["crf"] = str(self.crf)
         if self.keyframe_interval:
             options["g"] = str(self.keyframe_interval)
         stream.options = options

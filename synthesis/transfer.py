@@ -53,6 +53,8 @@ class SourceMotion:
     fps: float
     size: tuple[int, int]  # (height, width)
     video: str | bytes  # a path or the bytes of a dataset clip
+    subject: str | None = None  # the dataset's subject id (None for a video file)
+    dataset: str | None = None  # the dataset it came from
 
 
 @dataclass
@@ -137,7 +139,13 @@ def source_from_dataset(dataset: str, clip_id: str | None) -> SourceMotion:
         if clips:
             clip = clips[0]
             return SourceMotion(
-                f"{dataset}::{clip.clip_id}", clip.poses, clip.fps, (clip.height, clip.width), clip.video
+                f"{dataset}::{clip.clip_id}",
+                clip.poses,
+                clip.fps,
+                (clip.height, clip.width),
+                clip.video,
+                subject=clip.subject_id,
+                dataset=dataset,
             )
     what = f"clip {clip_id!r}" if clip_id else "source clip"
     raise TransferError(f"{dataset}: no {what}; list the clips with `dancenow dataset info {dataset}`")
@@ -206,6 +214,12 @@ def transfer(
     height, width = net.config.data.height, net.config.data.width
     box = net.config.face.box_size or face_box_size(height)
 
+    from forensics.watermark import MIN_SIDE, FrameMarker
+
+    # Every frame written carries the invisible provenance mark (forensics/watermark.py).
+    marker = FrameMarker() if min(height, width) >= MIN_SIDE else None
+    if marker is None:
+        print(f"transfer: frames of {width}×{height} are too small for the watermark (min side {MIN_SIDE})")
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     writer = VideoWriter(out, fps=motion.fps)
     sbs = VideoWriter(side_by_side, fps=motion.fps) if side_by_side else None
@@ -233,9 +247,10 @@ def transfer(
                 images = to_uint8_images(frames)
                 stick_images = to_uint8_images(sticks) if sbs else None
                 for i, image in enumerate(images):
-                    writer.write(image)
+                    writer.write(marker.mark(image) if marker else image)
                     if sbs is not None and source_frames is not None and stick_images is not None:
-                        sbs.write(np.concatenate([next(source_frames), stick_images[i], image], axis=1))
+                        panel = np.concatenate([next(source_frames), stick_images[i], image], axis=1)
+                        sbs.write(marker.mark(panel) if marker else panel)
                 if bar is not None:
                     bar.update(stop - start)
         writer.close()
@@ -266,13 +281,23 @@ def transfer(
             "data": {k: v for k, v in net.state["data"].items() if k != "target_statistics"},
             "face_gan": net.face_generator is not None,
         },
-        "source": {"name": motion.name, "clip": clip, "frame_size": list(motion.size)},
+        "source": {
+            "name": motion.name,
+            "clip": clip,
+            "subject": motion.subject,
+            "frame_size": list(motion.size),
+        },
+        "watermark": marker is not None,
+        "provenance": [
+            p.name + ".provenance.json" for p in (out, *([Path(side_by_side)] if side_by_side else []))
+        ],
         "normalization": params.to_dict(),
         "per_frame_scale_translate": np.round(per_frame, 4).tolist(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(seconds, 3),
     }
     atomic_write_text(record_path, json.dumps(record, indent=1))
+    _write_provenance(net, motion, clip, record, [out, *([Path(side_by_side)] if side_by_side else [])])
     return TransferResult(
         out,
         record_path,
@@ -305,6 +330,48 @@ def normalized_input(
         scale_keypoints(getattr(normalised, p), net.target_size, size) for p in ("body", "face", "hands")
     )
     return PoseSequence(*scaled), params, per_frame
+
+
+def _write_provenance(
+    net: TransferModel, motion: SourceMotion, clip: str | None, record: dict[str, Any], videos: list[Path]
+) -> None:
+    """A signed provenance record beside each video written (forensics/provenance.py)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from forensics.provenance import consent_of, write_provenance
+    from forensics.watermark import MARK_BITS, MATCH_THRESHOLD, METHOD
+
+    try:
+        tool_version = version("dancenow")
+    except PackageNotFoundError:
+        tool_version = "unknown"
+    data = net.state["data"]
+    fields = {
+        "synthetic": True,
+        "generator": {"tool": "dancenow", "version": tool_version, "command": "transfer"},
+        "model": record["model"] | {"run": net.config.name, "temporal": net.config.model.temporal},
+        "target": {
+            "subject": data.get("subject"),
+            "dataset": data.get("dataset"),
+            "consent": consent_of(data.get("dataset"), data.get("subject")),
+        },
+        "source": {
+            "name": motion.name,
+            "clip": clip,
+            "subject": motion.subject,
+            "consent": consent_of(motion.dataset, motion.subject),
+            "note": None if motion.subject else "a video file: no consent record travels with it",
+        },
+        "watermark": {
+            "present": record["watermark"],
+            "method": METHOD,
+            "bits": "".join(map(str, MARK_BITS)),
+            "threshold": MATCH_THRESHOLD,
+        },
+        "transfer_record": record["output"] + ".transfer.json",
+    }
+    for video in videos:
+        write_provenance(video, fields)
 
 
 def _saved_normalization(path: str | os.PathLike[str]) -> NormalizationParams:

@@ -48,6 +48,8 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Decoded frames and poses go to a per-session cache, never the user's (Ray workers inherit it)."""
     os.environ["DANCENOW_CACHE"] = str(tmp_path_factory.mktemp("dancenow-cache"))
+    # Provenance records are signed with a per-session key, never the user's.
+    os.environ["DANCENOW_SIGNING_KEY"] = str(tmp_path_factory.mktemp("keys") / "provenance-ed25519.pem")
 
 
 @pytest.fixture(scope="session")

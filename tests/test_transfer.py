@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from dataset.video import probe, read_frames
+from forensics.provenance import verify_provenance
+from forensics.watermark import detect_watermark
 from synthesis.checkpoint import load_checkpoint
 from synthesis.hub import ModelPublishError, download_model, publish_model
 from synthesis.transfer import TransferError, transfer
@@ -39,6 +41,21 @@ def test_transfer_of_a_dataset_clip_writes_a_playable_video(
     assert len(record["per_frame_scale_translate"]) == 60
     assert record["normalization"]["scale_close"] > 0
     assert load_checkpoint(face_model)["data"]["fingerprint"] == record["model"]["data"]["fingerprint"]
+    # Both videos carry the invisible mark and a signed provenance record naming the consents.
+    for video in (out, sbs):
+        assert detect_watermark(video).detected, video
+        report = verify_provenance(video)
+        assert report.intact, report.problems
+        content = report.content or {}
+        assert content["synthetic"] is True and content["video"]["frames"] == 60
+        assert content["model"]["sha256"] == record["model"]["sha256"]
+        for part, subject in (("target", "demo-target"), ("source", "demo-dancer-1")):
+            consent = content[part]["consent"]
+            assert consent["subject_id"] == subject and len(consent["consent_document_sha256"]) == 64
+    assert record["watermark"] is True and record["provenance"] == [
+        "out.mp4.provenance.json",
+        "sbs.mp4.provenance.json",
+    ]
     # The saved parameters reproduce the transfer.
     again = transfer(
         face_model, str(tiny_dataset), tmp_path / "again.mp4", normalization=result.record, progress=False
@@ -60,6 +77,8 @@ def test_transfer_from_a_video_file_runs_the_detector(
     assert probe(out).frame_count == 20 and result.frames == 20
     record = json.loads(result.record.read_text())
     assert record["model"]["face_gan"] is False and record["source"]["name"] == str(video)
+    provenance = verify_provenance(out)
+    assert provenance.intact and (provenance.content or {})["source"]["consent"] is None  # a bare video file
 
 
 def test_transfer_errors_are_clear(tmp_path: Path, face_model: Path) -> None:

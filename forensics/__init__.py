@@ -1,1 +1,2 @@
-"""forensics stage of dancenow (built in a later issue)."""
+"""forensics stage of dancenow: provenance marks on what we make (``watermark``, ``provenance``) and,
+to come, a learned detector of synthesised dance videos."""

@@ -153,25 +153,23 @@ def paper_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def _best(rows: list[tuple[str, dict[str, Any]]], column: Column) -> str | None:
-    name, path, _ = column
-    values = [(metric_at(results, path), label) for label, results in rows]
-    values = [(v, label) for v, label in values if v is not None]
-    if not values:
+def _best_label(values: dict[str, float | None], metric: str) -> str | None:
+    """The label with the best value of ``metric`` (higher for SSIM, lower otherwise); None values skipped."""
+    known = {label: v for label, v in values.items() if v is not None}
+    if not known:
         return None
-    pick = max if name in HIGHER_IS_BETTER else min
-    return pick(values, key=lambda item: item[0])[1]
+    pick = max if metric in HIGHER_IS_BETTER else min
+    return pick(known, key=lambda label: known[label])
 
 
 def findings(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """Per metric, which variant is best here and in the paper (lower is better unless SSIM)."""
     lines = []
-    for column in (*_paper_columns(), TABLE_COLUMNS[6]):
-        name = column[0]
-        ours = _best(rows, column)
+    warping = next(c for c in TABLE_COLUMNS if c[0] == "warp. err.")
+    for name, path, _ in (*_paper_columns(), warping):
+        ours = _best_label({label: metric_at(results, path) for label, results in rows}, name)
         if name in PAPER_RESULTS["pix2pixHD"]:
-            pick = max if name in HIGHER_IS_BETTER else min
-            paper = pick(PAPER_RESULTS, key=lambda label: PAPER_RESULTS[label][name])
+            paper = _best_label({label: values[name] for label, values in PAPER_RESULTS.items()}, name)
             verdict = "as in the paper" if ours == paper else f"the paper's best: {paper}"
         else:
             verdict = "not measured in the paper"

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataset.cli import _Formatter
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 DEMO_CONFIG = "ray_configs/demo_cpu.yaml"
 DEMO_RUN = Path("outputs/runs/demo")
@@ -19,20 +23,33 @@ def _default_model() -> str:
     return str(DEMO_RUN / "face.pt")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
+    parser.add_argument(
+        "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
+    )
+
+
+def _config(args: argparse.Namespace, overrides: list[str] | None = None) -> TrainConfig:
+    """The config of ``--config`` with ``--set`` and then ``overrides`` applied."""
     from .config import load_config
+
+    # The default config is the repo's demo file; outside a checkout, fall back to built-in defaults.
+    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
+    return load_config(config_path, [*(args.set or []), *(overrides or [])])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
-    overrides = list(args.set or [])
+    overrides = []
     if args.name:
         overrides.append(f"name={args.name}")
     if args.workers:
         overrides.append(f"runtime.num_workers={args.workers}")
     if args.gpu:
         overrides.append("runtime.use_gpu=true")
-    # The default config is the repo's demo file; outside a checkout, fall back to built-in defaults.
-    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
-    config = load_config(config_path, overrides)
+    config = _config(args, overrides)
     print(f"training {args.stage} of run {config.name!r} ({config.runtime.num_workers} Ray worker(s), "
           f"{'GPU' if config.runtime.use_gpu else 'CPU'}, {config.data.height}×{config.data.width}) → {config.run_dir}")  # fmt: skip
     result = train(config, args.stage, body_checkpoint=args.body if args.stage == "face" else None)
@@ -108,10 +125,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_ablation(args: argparse.Namespace) -> int:
     from .ablation import run_ablation
-    from .config import load_config
 
-    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
-    config = load_config(config_path, list(args.set or []))
+    config = _config(args)
     out = Path(args.out) if args.out else Path("outputs/evaluation") / f"ablation-{config.name}"
     summary = run_ablation(
         config,
@@ -159,13 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("face", "the face GAN on top of a trained body model (writes RUN/face.pt)"),
     ):
         p = stages.add_parser(stage, help=text, description=f"Train {text}.", formatter_class=_Formatter)
-        p.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
-        p.add_argument(
-            "--set",
-            action="append",
-            metavar="SECTION.FIELD=VALUE",
-            help="override a config field (repeatable)",
-        )
+        _add_config_options(p)
         p.add_argument("--name", default=None, help="run name (default: the config's name)")
         p.add_argument("--workers", type=int, default=None, help="Ray Train workers (default: the config's)")
         p.add_argument("--gpu", action="store_true", help="one GPU per worker")
@@ -262,10 +271,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper's table with its reported numbers beside ours), curves and one results folder per variant.",
         formatter_class=_Formatter,
     )
-    p.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
-    p.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
-    )
+    _add_config_options(p)
     p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/ablation-NAME)")
     p.add_argument(
         "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"

@@ -48,20 +48,19 @@ from .data import Clip, DataError, cached_frames, load_target_clips, scale_keypo
 from .evaluation.curves import plot_per_frame, plot_training_curves
 from .evaluation.image_quality import LPIPSMetric, MetricWeightsError, crop_to_box, pose_bounding_boxes, ssim
 from .evaluation.pose_fidelity import (
+    mean_missed,
     mediapipe_holistic_detectable,
-    missed_detections,
     missed_per_frame,
     pose_distance,
 )
 from .evaluation.temporal import compare_temporal, summarize_warping_error, warping_error_per_frame
-from .face_box import crop_boxes, face_box_size, face_boxes
+from .face_box import crop_boxes, face_boxes
 from .normalize import frame_affines
-from .stick_figure import render_stick_figures
 from .transfer import (
     CHUNK,
     TransferError,
     TransferModel,
-    generate_frames,
+    generated_chunks,
     load_transfer_model,
     normalized_input,
     resolve_source,
@@ -154,27 +153,19 @@ class _ClipRun:
     real: np.ndarray  # (T, H, W, 3) uint8: the real frames, or the source moved into the target's frame
 
 
-def _run_generator(
-    net: TransferModel, poses: PoseSequence, box: int, bar: Any
-) -> tuple[np.ndarray, np.ndarray]:
+def _run_generator(net: TransferModel, poses: PoseSequence, bar: Any) -> tuple[np.ndarray, np.ndarray]:
     """Stick figures and generated frames ``(T, H, W, 3)`` uint8 for ``poses`` at the model's resolution."""
-    height, width = net.config.data.height, net.config.data.width
     generated, sticks_out = [], []
-    previous: torch.Tensor | None = None
     with torch.inference_mode():
-        for start in range(0, len(poses), CHUNK):
-            stop = min(start + CHUNK, len(poses))
-            chunk = poses.slice(start, stop)
-            sticks = render_stick_figures(chunk.body, chunk.face, chunk.hands, height, width) * 2 - 1
-            frames, previous = generate_frames(net, sticks, chunk.body, box, previous)
+        for sticks, frames in generated_chunks(net, poses):
             generated.append(to_uint8_images(frames))
             sticks_out.append(to_uint8_images(sticks))
             if bar is not None:
-                bar.update(stop - start)
+                bar.update(len(frames))
     return np.concatenate(sticks_out), np.concatenate(generated)
 
 
-def _generate(net: TransferModel, clip: Clip, n: int, box: int, bar: Any) -> _ClipRun:
+def _generate(net: TransferModel, clip: Clip, n: int, bar: Any) -> _ClipRun:
     size = (net.config.data.height, net.config.data.width)
     real = np.array(cached_frames(clip, *size)[:n])  # a writable copy of the memory map
     if len(real) < n:
@@ -186,7 +177,7 @@ def _generate(net: TransferModel, clip: Clip, n: int, box: int, bar: Any) -> _Cl
     reference = PoseSequence(
         *(scale_keypoints(getattr(clip.poses, p)[:n], src, size) for p in ("body", "face", "hands"))
     )
-    sticks, generated = _run_generator(net, reference, box, bar)
+    sticks, generated = _run_generator(net, reference, bar)
     return _ClipRun(clip.clip_id, reference, sticks, generated, real)
 
 
@@ -276,10 +267,11 @@ def _pose_fidelity(runs: Sequence[_ClipRun], bar: Any) -> dict[str, Any]:
     detected, version = _detect(runs, bar)
     reference = PoseSequence.concatenate([r.reference for r in runs])
     detectable = mediapipe_holistic_detectable()
+    missed = missed_per_frame(reference, detected, detectable=detectable)
     return {
         "pose_distance": pose_distance(reference, detected, detectable=detectable),
-        "missed_detections": missed_detections(reference, detected, detectable=detectable),
-        "missed_per_frame": missed_per_frame(reference, detected, detectable=detectable)["overall"].tolist(),
+        "missed_detections": mean_missed(missed),
+        "missed_per_frame": missed["overall"].tolist(),
         "detector": {"name": DETECTOR, "version": version},
     }
 
@@ -502,7 +494,7 @@ def _finish(
             "missed_detections": "keypoints per image",
             "warping_error": "mean absolute error in [0, 1] units over non-occluded pixels",
         },
-        "face_box": net.config.face.box_size or face_box_size(height),
+        "face_box": net.face_box,
         "metrics": metrics,
         "per_frame": per_frame,
         "samples": samples,
@@ -543,7 +535,6 @@ def evaluate(
         raise EvaluationError(f"{net.state['path']}: the checkpoint records no dataset; pass --dataset")
     dataset = str(dataset or data["dataset"])
     clips = _test_clips(dataset, data.get("subject"))
-    box = net.config.face.box_size or face_box_size(net.config.data.height)
     try:
         lpips = LPIPSMetric(lpips_net)
     except (ValueError, MetricWeightsError) as exc:
@@ -559,9 +550,9 @@ def evaluate(
     total = sum(n for _, n in plan)
 
     with _stage("generate", "generate", total, progress, timings) as bar:
-        runs = [_generate(net, clip, n, box, bar) for clip, n in plan]
+        runs = [_generate(net, clip, n, bar) for clip, n in plan]
     with _stage("image_quality", "SSIM/LPIPS", total, progress, timings) as bar:
-        quality, quality_per_frame = _image_quality(runs, box, lpips, bar)
+        quality, quality_per_frame = _image_quality(runs, net.face_box, lpips, bar)
     common, common_per_frame, detector = _fidelity_and_temporal(runs, progress, timings)
     metrics = {"body": quality["body"], "face": quality["face"], **common}
     per_frame = {**quality_per_frame, **common_per_frame}
@@ -589,10 +580,8 @@ def _source_in_target_frame(
     height, width = size
     to_model = np.diag([width / target_size[1], height / target_size[0], 1.0])
     frames: list[np.ndarray] = []
-    for batch in VideoReader(video).iter_batches(CHUNK):
+    for batch in VideoReader(video).iter_batches(CHUNK, 0, len(affines)):
         for frame in batch:
-            if len(frames) == len(affines):
-                break
             matrix = (to_model @ np.vstack([affines[len(frames)], [0, 0, 1]]))[:2]
             frames.append(
                 cv2.warpAffine(
@@ -603,8 +592,6 @@ def _source_in_target_frame(
                     borderMode=cv2.BORDER_REPLICATE,
                 )
             )
-        if len(frames) == len(affines):
-            break
     if len(frames) < len(affines):
         raise EvaluationError(f"source: {len(frames)} decoded frames but {len(affines)} pose rows")
     return np.stack(frames)
@@ -639,11 +626,10 @@ def evaluate_transfer(
         raise EvaluationError(f"{motion.name}: no frames to evaluate")
     model_input, params, transforms = normalized_input(net, poses, motion.size)
     size = (net.config.data.height, net.config.data.width)
-    box = net.config.face.box_size or face_box_size(size[0])
     timings = {"load": time.perf_counter() - started}
 
     with _stage("generate", "generate", len(poses), progress, timings) as bar:
-        sticks, generated = _run_generator(net, model_input, box, bar)
+        sticks, generated = _run_generator(net, model_input, bar)
         reference_video = _source_in_target_frame(
             motion.video, frame_affines(transforms, params), net.target_size, size
         )

@@ -83,6 +83,11 @@ class TransferModel:
     target_size: tuple[int, int]
     state: dict[str, Any]
 
+    @property
+    def face_box(self) -> int:
+        """The face box side at the model's resolution."""
+        return self.config.face.box_size or face_box_size(self.config.data.height)
+
 
 def load_transfer_model(
     model: str | os.PathLike[str], *, use_face: bool = True, device: str = "cpu"
@@ -210,9 +215,7 @@ def transfer(
 
     params = _saved_normalization(normalization) if normalization is not None else None
     model_input, params, per_frame = normalized_input(net, poses, motion.size, params)
-    body, face, hands = model_input.body, model_input.face, model_input.hands
     height, width = net.config.data.height, net.config.data.width
-    box = net.config.face.box_size or face_box_size(height)
 
     from forensics.watermark import MIN_SIDE, FrameMarker
 
@@ -221,6 +224,7 @@ def transfer(
     if marker is None:
         print(f"transfer: frames of {width}×{height} are too small for the watermark (min side {MIN_SIDE})")
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    videos = [out, *([Path(side_by_side)] if side_by_side else [])]
     writer = VideoWriter(out, fps=motion.fps)
     sbs = VideoWriter(side_by_side, fps=motion.fps) if side_by_side else None
     source_frames = (
@@ -233,17 +237,9 @@ def transfer(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(poses), unit="frame", desc="transfer")
-    previous: torch.Tensor | None = None
     try:
         with torch.inference_mode(), autocast:
-            for start in range(0, len(poses), CHUNK):
-                stop = min(start + CHUNK, len(poses))
-                sticks = (
-                    render_stick_figures(body[start:stop], face[start:stop], hands[start:stop], height, width)
-                    * 2
-                    - 1
-                )
-                frames, previous = generate_frames(net, sticks, body[start:stop], box, previous)
+            for sticks, frames in generated_chunks(net, model_input):
                 images = to_uint8_images(frames)
                 stick_images = to_uint8_images(sticks) if sbs else None
                 for i, image in enumerate(images):
@@ -252,7 +248,7 @@ def transfer(
                         panel = np.concatenate([next(source_frames), stick_images[i], image], axis=1)
                         sbs.write(marker.mark(panel) if marker else panel)
                 if bar is not None:
-                    bar.update(stop - start)
+                    bar.update(len(images))
         writer.close()
         if sbs is not None:
             sbs.close()
@@ -288,16 +284,14 @@ def transfer(
             "frame_size": list(motion.size),
         },
         "watermark": marker is not None,
-        "provenance": [
-            p.name + ".provenance.json" for p in (out, *([Path(side_by_side)] if side_by_side else []))
-        ],
+        "provenance": [video.name + ".provenance.json" for video in videos],
         "normalization": params.to_dict(),
         "per_frame_scale_translate": np.round(per_frame, 4).tolist(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(seconds, 3),
     }
     atomic_write_text(record_path, json.dumps(record, indent=1))
-    _write_provenance(net, motion, clip, record, [out, *([Path(side_by_side)] if side_by_side else [])])
+    _write_provenance(net, motion, clip, record, videos)
     return TransferResult(
         out,
         record_path,
@@ -385,6 +379,19 @@ def _saved_normalization(path: str | os.PathLike[str]) -> NormalizationParams:
         ) from None
 
 
+def generated_chunks(net: TransferModel, poses: PoseSequence) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``poses`` (at the model's resolution) through the model, :data:`CHUNK` frames at a time: yields
+    each chunk's stick figures and generated frames, both ``(N, 3, H, W)`` in [-1, 1]. The caller
+    chooses the grad / autocast mode around the loop."""
+    height, width = net.config.data.height, net.config.data.width
+    previous: torch.Tensor | None = None
+    for start in range(0, len(poses), CHUNK):
+        chunk = poses.slice(start, min(start + CHUNK, len(poses)))
+        sticks = render_stick_figures(chunk.body, chunk.face, chunk.hands, height, width) * 2 - 1
+        frames, previous = generate_frames(net, sticks, chunk.body, net.face_box, previous)
+        yield sticks, frames
+
+
 def generate_frames(
     net: TransferModel, sticks: torch.Tensor, body: np.ndarray, box: int, previous: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -425,6 +432,7 @@ __all__ = [
     "TransferModel",
     "TransferResult",
     "generate_frames",
+    "generated_chunks",
     "load_transfer_model",
     "normalized_input",
     "resolve_source",

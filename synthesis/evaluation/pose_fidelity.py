@@ -155,5 +155,11 @@ def missed_detections(
     Returns ``{"body", "face", "hands", "overall"}`` (``overall`` is the sum of the parts, both hands
     counted in ``hands``); points outside ``detectable`` are not counted. An empty sequence gives 0.
     """
-    per_frame = missed_per_frame(reference, detected, min_confidence=min_confidence, detectable=detectable)
+    return mean_missed(
+        missed_per_frame(reference, detected, min_confidence=min_confidence, detectable=detectable)
+    )
+
+
+def mean_missed(per_frame: dict[str, np.ndarray]) -> dict[str, float]:
+    """:func:`missed_per_frame`'s counts as means per image (0 for an empty sequence)."""
     return {part: float(counts.mean()) if len(counts) else 0.0 for part, counts in per_frame.items()}

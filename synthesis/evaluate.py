@@ -153,7 +153,7 @@ class _ClipRun:
     real: np.ndarray  # (T, H, W, 3) uint8: the real frames, or the source moved into the target's frame
 
 
-def _run_generator(net: TransferModel, poses: PoseSequence, bar: Any) -> tuple[np.ndarray, np.ndarray]:
+def run_generator(net: TransferModel, poses: PoseSequence, bar: Any) -> tuple[np.ndarray, np.ndarray]:
     """Stick figures and generated frames ``(T, H, W, 3)`` uint8 for ``poses`` at the model's resolution."""
     generated, sticks_out = [], []
     with torch.inference_mode():
@@ -177,7 +177,7 @@ def _generate(net: TransferModel, clip: Clip, n: int, bar: Any) -> _ClipRun:
     reference = PoseSequence(
         *(scale_keypoints(getattr(clip.poses, p)[:n], src, size) for p in ("body", "face", "hands"))
     )
-    sticks, generated = _run_generator(net, reference, bar)
+    sticks, generated = run_generator(net, reference, bar)
     return _ClipRun(clip.clip_id, reference, sticks, generated, real)
 
 
@@ -629,7 +629,7 @@ def evaluate_transfer(
     timings = {"load": time.perf_counter() - started}
 
     with _stage("generate", "generate", len(poses), progress, timings) as bar:
-        sticks, generated = _run_generator(net, model_input, bar)
+        sticks, generated = run_generator(net, model_input, bar)
         reference_video = _source_in_target_frame(
             motion.video, frame_affines(transforms, params), net.target_size, size
         )

@@ -29,6 +29,7 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from torch import nn
 from dataset.files import atomic_write_bytes, atomic_write_text
 
 from .checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig, config_from_dict
+from .config import ConfigError, RuntimeConfig, TrainConfig, config_from_dict
 from .data import (
     BatchList,
     PairDataset,
@@ -473,7 +474,7 @@ def _sample_columns(
     return [batch.sticks[:, 1], g_t.float(), batch.frames[:, 1]]
 
 
-def _reduce_mean(values: dict[str, torch.Tensor], count: int, world: int) -> dict[str, float]:
+def reduce_mean(values: dict[str, torch.Tensor], count: int, world: int) -> dict[str, float]:
     """Mean over the interval and over workers (one all-reduce; the only host sync of a log step)."""
     keys = sorted(values)
     stacked = torch.stack([values[k].detach().float() for k in keys]) / max(1, count)
@@ -513,6 +514,21 @@ def retain_freed_memory() -> bool:
         return False
 
 
+def start_worker(runtime: RuntimeConfig) -> tuple[int, int, torch.device]:
+    """This Ray Train worker's rank, world size and device, with its CPU threads, seed and malloc
+    behaviour set from ``runtime`` (every training loop starts here)."""
+    import ray.train
+    import ray.train.torch
+
+    context = ray.train.get_context()
+    device = ray.train.torch.get_device()
+    retain_freed_memory()
+    if device.type == "cpu":
+        torch.set_num_threads(runtime.cpus_per_worker)
+    torch.manual_seed(runtime.seed)
+    return context.get_world_rank(), context.get_world_size(), device
+
+
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
@@ -523,13 +539,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     config = config_from_dict(loop_config["config"], origin="train loop")
     stage: str = loop_config["stage"]
     run_dir = Path(loop_config["run_dir"])
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
-    retain_freed_memory()
-    if device.type == "cpu":
-        torch.set_num_threads(config.runtime.cpus_per_worker)
-    torch.manual_seed(config.runtime.seed)
+    rank, world, device = start_worker(config.runtime)
     is_chief = rank == 0
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed frame sizes: pick the fastest convolutions once
@@ -589,12 +599,12 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     if is_chief:
         # Steps after the checkpoint (all of them when a failure came before the first) run again:
         # their log lines go, so that every step is logged once.
-        _rewind_log(log_path, int(state["step"]) if state else 0)
-        _log_line(log_path, {"event": "start", "stage": stage, "resumed_at": state["step"] if state else 0,
+        rewind_log(log_path, int(state["step"]) if state else 0)
+        log_line(log_path, {"event": "start", "stage": stage, "resumed_at": state["step"] if state else 0,
                              "workers": world, "worker_processes": workers, "device": str(device),
                              "backbone": backbone, "phases": [p.__dict__ for p in phases],
                              "pairs": len(full), "time": time.time()})  # fmt: skip
-        _say(f"[{stage}] perceptual backbone: {backbone['name']} ({backbone['source']})")
+        say(f"[{stage}] perceptual backbone: {backbone['name']} ({backbone['source']})")
 
     # 4. The phases, one after the other; each is epochs of steps over the pair permutation.
     group_totals: dict[str, int] = {}
@@ -665,19 +675,19 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                 interval_steps += 1
                 phase_end = phase_step == phase.steps
                 if global_step % config.runtime.log_every == 0 or phase_end:
-                    metrics = _reduce_mean(sums, interval_steps, world)
+                    metrics = reduce_mean(sums, interval_steps, world)
                     elapsed = time.perf_counter() - interval_start
                     images_per_s = interval_steps * config.optim.batch_size * 2 / max(elapsed, 1e-9)
                     if is_chief:
                         record = {"step": global_step, "phase": phase.name, "phase_step": phase_step,
                                   "phase_steps": phase.steps, "epoch": epoch, "lr": lr,
                                   "images_per_s": images_per_s, **metrics, "time": time.time()}  # fmt: skip
-                        _log_line(log_path, record)
+                        log_line(log_path, record)
                         losses_text = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                         eta = (
                             (phase.steps - phase_step) * config.optim.batch_size * 2 / max(images_per_s, 1e-9)
                         )
-                        _say(f"[{stage}] {phase.name} {phase_step}/{phase.steps} (step {global_step}) "
+                        say(f"[{stage}] {phase.name} {phase_step}/{phase.steps} (step {global_step}) "
                              f"{losses_text} lr {lr:.2e} {images_per_s:.2f} img/s, phase ETA {eta:.0f} s")  # fmt: skip
                     sums, interval_steps, interval_start = {}, 0, time.perf_counter()
                 if is_chief and (global_step % config.runtime.sample_every == 0 or phase_end):
@@ -712,21 +722,21 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                         record_state["models"]["generator"] = body_state["models"]["generator"]
                         record_state["body_config"] = body_state["config"]
                         record_state["body_step"] = body_state["step"]
-                    _report(
+                    report_checkpoint(
                         record_state,
                         {"step": global_step, "phase": phase.name, "finished": finished},
                         is_chief,
                     )
                 if stopping:
                     if is_chief:
-                        _say(f"[{stage}] stopped after {session_steps} steps (runtime.stop_after_steps); "
+                        say(f"[{stage}] stopped after {session_steps} steps (runtime.stop_after_steps); "
                              "run the same command again to resume")  # fmt: skip
                     return
     if not phases or models is None:
         raise TrainingError(f"stage {stage}: the schedule has no steps; raise the schedule's epochs")
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
     """One progress line on the worker's stdout (Ray relays it to the driver).
 
     Not ``print``: Ray Train patches ``print`` in workers to tee into its logger as well, which
@@ -759,7 +769,7 @@ def _gather_worker_identities(rank: int, world: int, device: torch.device) -> li
     return everyone
 
 
-def _rewind_log(path: Path, step: int) -> None:
+def rewind_log(path: Path, step: int) -> None:
     """Drop the log lines of steps after ``step`` (a resumed run does them again), atomically.
 
     After a failure the run goes back to its last checkpoint; without this, the steps between that
@@ -778,13 +788,13 @@ def _rewind_log(path: Path, step: int) -> None:
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
-def _log_line(path: Path, record: dict[str, Any]) -> None:
+def log_line(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
 
-def _report(state: dict[str, Any], metrics: dict[str, Any], is_chief: bool) -> None:
+def report_checkpoint(state: dict[str, Any], metrics: dict[str, Any], is_chief: bool) -> None:
     """Every worker reports (Ray needs the same number of calls); rank 0 attaches the checkpoint."""
     import ray.train
 
@@ -856,6 +866,63 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def fit_on_ray(
+    loop: Callable[[dict[str, Any]], None],
+    loop_config: dict[str, Any],
+    runtime: RuntimeConfig,
+    *,
+    name: str,
+    storage: Path,
+    what: str,
+) -> Any:
+    """Run ``loop`` on Ray Train workers as ``runtime`` says (workers, elastic range, GPUs, failures,
+    checkpoints kept), in ``storage/name``; returns Ray's result. Starts a local Ray when none is up.
+
+    A worker's error comes back as a :class:`TrainingError` with the first line of its cause.
+    """
+    import ray
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    started_ray = init_ray(runtime.ray_address)
+    try:
+        trainer = TorchTrainer(
+            loop,
+            train_loop_config=loop_config,
+            # Train V2's ScalingConfig (the runtime one) is elastic; mypy sees the V1 stub.
+            scaling_config=ray.train.ScalingConfig(  # type: ignore[call-arg]
+                num_workers=runtime.num_workers,  # type: ignore[arg-type]
+                use_gpu=runtime.use_gpu,
+                resources_per_worker={"CPU": runtime.cpus_per_worker},
+                elastic_resize_monitor_interval_s=runtime.elastic_resize_interval_s,
+            ),
+            # Train V2's RunConfig (the runtime one) takes logging_config; mypy sees the V1 stub.
+            run_config=ray.train.RunConfig(  # type: ignore[call-arg]
+                name=name,
+                storage_path=str(storage),
+                checkpoint_config=ray.train.CheckpointConfig(num_to_keep=runtime.keep_checkpoints),
+                failure_config=ray.train.FailureConfig(max_failures=runtime.max_failures),
+                logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+            ),
+        )
+        try:
+            result = trainer.fit()
+        except Exception as exc:  # Ray wraps worker errors; surface the first line of the cause
+            cause: BaseException = exc
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            text = str(cause).strip().splitlines()
+            raise TrainingError(
+                f"training {what} failed: {text[-1] if text else type(cause).__name__}"
+            ) from exc
+    finally:
+        if started_ray:
+            ray.shutdown()
+    if result.checkpoint is None:
+        raise TrainingError(f"training {what} ended without a checkpoint")
+    return result
+
+
 def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None) -> TrainResult:
     """Run ``stage`` ("body" or "face") of ``config`` on Ray Train; returns the final checkpoint.
 
@@ -863,10 +930,6 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
     Ray's own folder ``STAGE/`` (checkpoints) and, when the stage finishes, ``STAGE.pt``.
     Starting it again with the same name resumes from the latest checkpoint.
     """
-    import ray
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
     # Ray workers do not share our working directory: make local paths absolute.
@@ -883,7 +946,7 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
     if final.is_file():
         done = load_checkpoint(final)
         if done.get("finished") and _with_defaults(done["config"]) == config.model_dump(mode="json"):
-            _say(
+            say(
                 f"{final}: this stage already finished ({done['step']} steps); remove it or choose another name to retrain"
             )
             return TrainResult(
@@ -901,42 +964,14 @@ def train(config: TrainConfig, stage: str, *, body_checkpoint: str | None = None
         load_checkpoint(body, stage="body")  # fail here, with a clear message, not inside a worker
         loop_config["body_checkpoint"] = str(body.resolve())
 
-    started_ray = init_ray(config.runtime.ray_address)
-    try:
-        trainer = TorchTrainer(
-            train_loop_per_worker,
-            train_loop_config=loop_config,
-            # Train V2's ScalingConfig (the runtime one) is elastic; mypy sees the V1 stub.
-            scaling_config=ray.train.ScalingConfig(  # type: ignore[call-arg]
-                num_workers=config.runtime.num_workers,  # type: ignore[arg-type]
-                use_gpu=config.runtime.use_gpu,
-                resources_per_worker={"CPU": config.runtime.cpus_per_worker},
-                elastic_resize_monitor_interval_s=config.runtime.elastic_resize_interval_s,
-            ),
-            # Train V2's RunConfig (the runtime one) takes logging_config; mypy sees the V1 stub.
-            run_config=ray.train.RunConfig(  # type: ignore[call-arg]
-                name=stage,
-                storage_path=str(run_dir),
-                checkpoint_config=ray.train.CheckpointConfig(num_to_keep=config.runtime.keep_checkpoints),
-                failure_config=ray.train.FailureConfig(max_failures=config.runtime.max_failures),
-                logging_config=ray.train.LoggingConfig(log_level="WARNING"),
-            ),
-        )
-        try:
-            result = trainer.fit()
-        except Exception as exc:  # Ray wraps worker errors; surface the first line of the cause
-            cause: BaseException = exc
-            while cause.__cause__ is not None:
-                cause = cause.__cause__
-            text = str(cause).strip().splitlines()
-            raise TrainingError(
-                f"training {config.name}/{stage} failed: {text[-1] if text else type(cause).__name__}"
-            ) from exc
-    finally:
-        if started_ray:
-            ray.shutdown()
-    if result.checkpoint is None:
-        raise TrainingError(f"training {config.name}/{stage} ended without a checkpoint")
+    result = fit_on_ray(
+        train_loop_per_worker,
+        loop_config,
+        config.runtime,
+        name=stage,
+        storage=run_dir,
+        what=f"{config.name}/{stage}",
+    )
     with result.checkpoint.as_directory() as folder:
         state = load_checkpoint(Path(folder) / CHECKPOINT_FILE)
     state.pop("path", None)
@@ -958,9 +993,16 @@ __all__ = [
     "TrainingError",
     "body_step",
     "face_step",
+    "fit_on_ray",
     "init_ray",
+    "log_line",
     "plan_phases",
+    "reduce_mean",
+    "report_checkpoint",
     "retain_freed_memory",
+    "rewind_log",
+    "say",
+    "start_worker",
     "train",
     "train_loop_per_worker",
 ]

@@ -6,7 +6,7 @@
   metric, one line per model (``None`` values, e.g. the first frame's warping error, are gaps).
 
 Figures are drawn with matplotlib's Agg canvas directly (no pyplot, no global state, no display) and
-written atomically.
+written atomically; :func:`grid` and :func:`save` do that for other figures too (forensics/curves.py).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def read_training_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
     return records
 
 
-def _grid(n: int, width: float = 4.0, height: float = 2.8) -> tuple[Figure, list[Axes]]:
+def grid(n: int, width: float = 4.0, height: float = 2.8) -> tuple[Figure, list[Axes]]:
+    """An Agg-ready figure of ``n`` panels, at most 3 per row, each ``width`` × ``height`` inches."""
     from matplotlib.figure import Figure
 
     cols = min(n, 3)
@@ -57,7 +58,8 @@ def _grid(n: int, width: float = 4.0, height: float = 2.8) -> tuple[Figure, list
     return figure, axes
 
 
-def _save(figure: Figure, out: Path) -> Path:
+def save(figure: Figure, out: Path) -> Path:
+    """Render ``figure`` as PNG and write it to ``out`` atomically (parent folders created)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(figure)
@@ -76,7 +78,7 @@ def plot_training_curves(
     if not series:
         return None
     names = [key for key in LOSS_NAMES if any(key in r for records in series.values() for r in records)]
-    figure, axes = _grid(len(names))
+    figure, axes = grid(len(names))
     for axis, key in zip(axes, names, strict=True):
         for label, records in series.items():
             points = [(r["step"], r[key]) for r in records if key in r]
@@ -86,7 +88,7 @@ def plot_training_curves(
         axis.set_xlabel("step", fontsize=8)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    return _save(figure, Path(out))
+    return save(figure, Path(out))
 
 
 def plot_per_frame(
@@ -100,7 +102,7 @@ def plot_per_frame(
         metrics += [m for m, v in values.items() if m not in metrics and any(x is not None for x in v)]
     if not metrics:
         return None
-    figure, axes = _grid(len(metrics), width=5.0)
+    figure, axes = grid(len(metrics), width=5.0)
     for axis, metric in zip(axes, metrics, strict=True):
         for label, values in series.items():
             ys = [float("nan") if v is None else float(v) for v in values.get(metric, [])]
@@ -110,7 +112,7 @@ def plot_per_frame(
         axis.set_xlabel("frame", fontsize=8)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    return _save(figure, Path(out))
+    return save(figure, Path(out))
 
 
-__all__ = ["LOSS_NAMES", "plot_per_frame", "plot_training_curves", "read_training_log"]
+__all__ = ["LOSS_NAMES", "grid", "plot_per_frame", "plot_training_curves", "read_training_log", "save"]

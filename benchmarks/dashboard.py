@@ -1,0 +1,266 @@
+"""How fast the dashboard's pages open on the demo results, in a real browser.
+
+Starts ``dancenow dashboard RESULTS_DIR`` (the real server, as a user would) on a free port and
+drives it with Debian's headless Chromium through Playwright. Per page, the seconds from navigating
+to it until Streamlit's script run has finished and every image on the page has loaded:
+
+- ``cold``: the first visit after the server started (imports torch and the evaluation code, reads
+  and decodes what the page shows, fills the caches);
+- ``warm``: the median of --repeats later visits, each a new page and so a new Streamlit session,
+  in a browser that has the dashboard's scripts in its HTTP cache (what a user sees opening a page
+  again, or after a first page);
+- ``fresh_browser``: the same with an empty browser cache each time (Streamlit's JavaScript is
+  downloaded and parsed again: about half a second more).
+
+``script_s`` is the page script's own run time on the server (Streamlit's ``AppTest``, warm caches,
+median of --repeats): the dashboard's share of a warm page.
+
+``floor_s`` is the same warm measure for a one-line Streamlit app (a title) served the same way: what
+any Streamlit page costs on this machine, so the difference is the dashboard's own.
+
+Also ``frame_step_s``: the median time for the side-by-side page to show every video's next frame
+after the slider moves one frame (--steps key presses). Target: every warm page under 2 s.
+
+    python benchmarks/dashboard.py                      # needs `make demo` (outputs/) and chromium
+    python benchmarks/dashboard.py outputs --repeats 5 --out /tmp/dashboard.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PAGES = ("overview", "side_by_side", "quality", "forensics", "dataset")
+TARGET_S = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return process
+        except OSError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise SystemExit(f"the dashboard did not start; see {log}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def floor(browser: Any, repeats: int, log: Path) -> float:
+    """Warm seconds for a Streamlit app that shows only a title, started like the dashboard."""
+    from dashboard.cli import streamlit_command
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = Path(folder) / "floor.py"
+        app.write_text('import streamlit as st\n\nst.title("floor")\n')
+        port = free_port()
+        command = streamlit_command("127.0.0.1", port, 1)
+        command[command.index(str(ROOT / "dashboard" / "app.py"))] = str(app)
+        process = start(command, port, log)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            url = f"http://127.0.0.1:{port}/"
+            visit(context, url)
+            seconds = statistics.median(visit(context, url) for _ in range(repeats))
+            context.close()
+        finally:
+            stop(process)
+    return seconds
+
+
+def script_times(results: list[str], repeats: int) -> dict[str, float]:
+    """Warm run time of each page script in-process (no browser, no network)."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.files import ROOTS_ENV
+
+    os.environ[ROOTS_ENV] = json.dumps([str(Path(r).resolve()) for r in results])
+    os.environ["DANCENOW_DASHBOARD_NO_WARMUP"] = "1"
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
+    out = {}
+    for name in PAGES:
+        app.switch_page(f"views/{name}.py").run()  # fills the caches
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            app.switch_page(f"views/{name}.py").run()
+            times.append(time.perf_counter() - started)
+        out[name] = round(statistics.median(times), 3)
+    return out
+
+
+def settle(page: Any) -> None:
+    page.wait_for_selector("h1", timeout=120_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+    )
+    page.wait_for_function("() => Array.from(document.querySelectorAll('img')).every(i => i.complete)")
+    if page.locator('[data-testid="stException"]').count():
+        raise SystemExit(f"{page.url}: the page raised an exception:\n{page.inner_text('body')[:2000]}")
+
+
+def visit(context: Any, url: str) -> float:
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    settle(page)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def fresh_visit(browser: Any, url: str) -> float:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    seconds = visit(context, url)
+    context.close()
+    return seconds
+
+
+def frame_steps(browser: Any, url: str, steps: int) -> list[float]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    settle(page)
+    slider = page.locator('input[type="range"]').first
+    times = []
+    for i in range(1, steps + 1):
+        slider.focus()
+        started = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "n => Array.from(document.querySelectorAll('[data-testid=\"stImageCaption\"]'))"
+            ".filter(c => c.innerText.endsWith(', frame ' + n)).length >= 3",
+            arg=i,
+        )
+        page.wait_for_function("() => Array.from(document.querySelectorAll('img')).every(i => i.complete)")
+        times.append(time.perf_counter() - started)
+    context.close()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", nargs="*", default=["outputs"], help="results folders (default: outputs)")
+    parser.add_argument("--repeats", type=int, default=3, help="warm visits per page")
+    parser.add_argument("--steps", type=int, default=10, help="slider steps timed on the side-by-side page")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "dashboard_cpu.json", help="JSON output"
+    )
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        raise SystemExit("needs Debian's chromium (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dancenow-dashboard-bench-{port}.log"
+    process = start(
+        [sys.executable, "-m", "dataset.cli", "dashboard", *args.results, "--port", str(port)], port, log
+    )
+    pages: dict[str, dict[str, Any]] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+            )  # fmt: skip
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            for name in PAGES:
+                url = base + ("/" if name == "overview" else f"/{name}")
+                cold = visit(context, url)
+                warm = [visit(context, url) for _ in range(args.repeats)]
+                fresh = [fresh_visit(browser, url) for _ in range(args.repeats)]
+                pages[name] = {
+                    "cold_s": round(cold, 3),
+                    "warm_s": round(statistics.median(warm), 3),
+                    "fresh_browser_s": round(statistics.median(fresh), 3),
+                    "warm_runs_s": [round(w, 3) for w in warm],
+                    "fresh_browser_runs_s": [round(f, 3) for f in fresh],
+                }
+                print(
+                    f"{name:13s} cold {cold:5.2f} s   warm {statistics.median(warm):5.2f} s   "
+                    f"fresh browser {statistics.median(fresh):5.2f} s",
+                    flush=True,
+                )  # the page script's own share (script_s) is measured after, without a browser
+            context.close()
+            steps = frame_steps(browser, base + "/side_by_side", args.steps)
+            stop(process)
+            floor_s = floor(browser, args.repeats, log.with_suffix(".floor.log"))
+            browser.close()
+    finally:
+        stop(process)
+    scripts = script_times(args.results, args.repeats)
+    for name, seconds in scripts.items():
+        pages[name]["script_s"] = seconds
+    step = statistics.median(steps)
+    print(f"side by side: next frame of every video shown in {step:.3f} s (median of {len(steps)})")
+    print(f"floor: a Streamlit page with only a title opens in {floor_s:.2f} s (warm)")
+    print(
+        "page scripts' own run time (warm, no browser): "
+        + ", ".join(f"{n} {t:.3f} s" for n, t in scripts.items())
+    )
+    slowest = max(pages, key=lambda n: pages[n]["warm_s"])
+    record = {
+        "benchmark": "dashboard",
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "results": args.results,
+        "measured": "navigation until the script run has finished and every image has loaded, in headless Chromium",
+        "pages": pages,
+        "floor_s": round(floor_s, 3),
+        "frame_step_s": round(step, 3),
+        "frame_step_runs_s": [round(s, 3) for s in steps],
+        "target_s": TARGET_S,
+        "slowest_warm_page": slowest,
+        "all_warm_under_target": all(p["warm_s"] < TARGET_S for p in pages.values()),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

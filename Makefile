@@ -26,6 +26,9 @@ demo: setup
 	$(BIN)/dancenow transfer --model outputs/runs/demo/face.pt \
 		--source outputs/demo/raw/demo-dancer-2/source/dance.mp4 --out $(TRANSFERS)/demo-dancer-2.mp4 \
 		--side-by-side $(TRANSFERS)/demo-dancer-2-side-by-side.mp4
+	$(BIN)/dancenow transfer --model outputs/runs/demo/face.pt --source outputs/demo/dataset \
+		--clip demo-target/moves/test --out $(TRANSFERS)/demo-target-test.mp4 \
+		--side-by-side $(TRANSFERS)/demo-target-test-side-by-side.mp4
 	$(BIN)/dancenow forensics verify $(TRANSFERS)/demo-dancer-1.mp4
 	$(BIN)/dancenow model publish --model outputs/runs/demo/face.pt --repo-id $(MODEL_REPO_ID) --dry-run
 	$(BIN)/dancenow ablation --config $(DEMO_CONFIG) --out outputs/evaluation/ablation-demo

@@ -15,12 +15,27 @@ from synthesis.config import TrainConfig, load_config
 CONFIGS = Path(__file__).resolve().parents[1] / "ray_configs"
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+DETECTOR_CONFIGS = sorted(CONFIGS.glob("detector_*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(CONFIGS.glob("*.yaml")) if p not in DETECTOR_CONFIGS], ids=lambda p: p.name
+)
 def test_training_configs_load_into_the_typed_config(path: Path) -> None:
     config = load_config(path)
     assert isinstance(config, TrainConfig)
     # Fixed worker counts split the global batch evenly (an elastic range needs only one item each).
     assert config.optim.batch_size % config.runtime.min_workers == 0 or config.runtime.elastic
+    assert config.optim.batch_size >= config.runtime.max_workers
+
+
+@pytest.mark.parametrize("path", DETECTOR_CONFIGS, ids=lambda p: p.name)
+def test_detector_configs_load_into_their_typed_config(path: Path) -> None:
+    from forensics.config import DetectorConfig, load_detector_config
+
+    config = load_detector_config(path)
+    assert isinstance(config, DetectorConfig)
+    assert config.seen_generators and config.held_out_generators, "held-out generators measure generalisation"
     assert config.optim.batch_size >= config.runtime.max_workers
 
 

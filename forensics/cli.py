@@ -229,7 +229,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def known_errors() -> tuple[type[BaseException], ...]:
     from .data import DetectorDataError
-    from .detect import DetectionError
     from .evaluate import ForensicsEvaluationError
     from .provenance import ProvenanceError
     from .train import DetectorCheckpointError
@@ -237,7 +236,6 @@ def known_errors() -> tuple[type[BaseException], ...]:
     return (
         ProvenanceError,
         DetectorDataError,
-        DetectionError,
         ForensicsEvaluationError,
         DetectorCheckpointError,
     )

@@ -26,10 +26,6 @@ SCHEMA = "dancenow.detection/1"
 POSE_DETECTOR = "mediapipe-holistic"
 
 
-class DetectionError(ValueError):
-    """A video cannot be judged; the message names it and the fix."""
-
-
 def default_detector_path() -> Path:
     """The detector `make demo` trains (``outputs/runs/detector-demo/detector.pt``)."""
     return DEFAULT_DETECTOR_PATH
@@ -129,4 +125,4 @@ def detect_video(
     return report
 
 
-__all__ = ["SCHEMA", "DetectionError", "DetectionReport", "default_detector_path", "detect_video"]
+__all__ = ["SCHEMA", "DetectionReport", "default_detector_path", "detect_video"]

@@ -152,11 +152,15 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     sums: dict[str, torch.Tensor] = {}
     count = 0
     started = time.perf_counter()
+    batches: tuple[int, list[list[int]]] | None = None  # (epoch, this worker's batches of it)
     while step < total_steps:
         epoch, in_epoch = divmod(step, epoch_steps)
-        mine = epoch_batches(len(train_items), batch, world, rank, config.runtime.seed, epoch, epoch_steps)[
-            in_epoch
-        ]
+        if batches is None or batches[0] != epoch:  # one permutation per epoch, not per step
+            batches = (
+                epoch,
+                epoch_batches(len(train_items), batch, world, rank, config.runtime.seed, epoch, epoch_steps),
+            )
+        mine = batches[1][in_epoch]
         rng = np.random.default_rng([config.runtime.seed, step, rank])
         views = []
         for i in train_items[mine]:
@@ -303,15 +307,19 @@ class DetectorTrainResult:
     validation: dict[str, Any]
 
 
-def _segment_scores(scores: np.ndarray, groups: Sequence[tuple[int, int]]) -> tuple[list[int], np.ndarray]:
+def _segment_scores(
+    scores: np.ndarray, labels: np.ndarray, groups: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (video, segment) group, in sorted order: its label and its video score."""
     from .metrics import video_scores
 
-    keys = sorted(set(groups))
-    index = {k: i for i, k in enumerate(keys)}
-    buckets: list[list[float]] = [[] for _ in keys]
-    for g, s in zip(groups, scores, strict=True):
-        buckets[index[g]].append(float(s))
-    return [index[k] for k in keys], np.asarray([video_scores(b) for b in buckets])
+    buckets: dict[tuple[int, int], list[float]] = {}
+    label_of: dict[tuple[int, int], int] = {}
+    for g, s, y in zip(groups, scores, labels, strict=True):
+        buckets.setdefault(g, []).append(float(s))
+        label_of[g] = int(y)
+    keys = sorted(buckets)
+    return np.asarray([label_of[k] for k in keys]), np.asarray([video_scores(buckets[k]) for k in keys])
 
 
 def calibrate(
@@ -331,9 +339,7 @@ def calibrate(
     scores = detector.frame_scores(views)
     labels = crops["label"][val]
     groups = list(zip(crops["video"][val].tolist(), crops["segment"][val].tolist(), strict=True))
-    keys = sorted(set(groups))
-    _, video = _segment_scores(scores, groups)
-    video_labels = np.asarray([labels[groups.index(k)] for k in keys])
+    video_labels, video = _segment_scores(scores, labels, groups)
     thresholds = {
         "frame": calibrate_threshold(labels, scores),
         "video": calibrate_threshold(video_labels, video),

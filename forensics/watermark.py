@@ -151,9 +151,11 @@ def detect_watermark(video: str | os.PathLike[str] | bytes, max_frames: int = 64
     """
     from dataset.video import VideoReader
 
+    from .crops import spread_indices
+
     reader = VideoReader(video if isinstance(video, bytes) else str(video))
     count = len(reader)
-    picks = sorted({round(float(i)) for i in np.linspace(0, count - 1, min(max_frames, count))})
+    picks = spread_indices(count, max_frames)
     return detect_in_frames(reader.get_batch(picks))
 
 

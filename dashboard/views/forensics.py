@@ -80,7 +80,11 @@ def judge_upload(name: str, data: bytes, record: bytes | None) -> dict[str, Any]
                 for key in ("describe", "summary"):
                     detection[key] = str(detection.get(key) or "").replace(str(video), name)
                 out["detection"] = {**detection, "video": name}
-        except (OSError, ValueError, RuntimeError) as exc:  # VideoError, DetectionError: one line, shown
+        except (
+            OSError,
+            ValueError,
+            RuntimeError,
+        ) as exc:  # VideoError, DetectorCheckpointError: one line, shown
             out["error"] = f"{name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     out["temporary_folder_removed"] = not Path(folder).exists()
     return out

@@ -2,11 +2,13 @@
 
 Starts ``dancenow dashboard RESULTS_DIR`` (the real server, as a user would) on a free port and
 drives it with Debian's headless Chromium through Playwright. Per page, the seconds from navigating
-to it until Streamlit's script run has finished and every image on the page has loaded:
+to it until Streamlit's script run has finished (its running indicator starts its 200 ms fade-out),
+everything the run sent is drawn and every image on the page has loaded:
 
 - ``cold``: the first visit after the server started (imports torch and the evaluation code, reads
   and decodes what the page shows, fills the caches);
-- ``warm``: the median of --repeats later visits, each a new page and so a new Streamlit session,
+- ``warm``: the median of --repeats later visits once the server is idle again, each a new page and
+  so a new Streamlit session,
   in a browser that has the dashboard's scripts in its HTTP cache (what a user sees opening a page
   again, or after a first page);
 - ``fresh_browser``: the same with an empty browser cache each time (Streamlit's JavaScript is
@@ -46,6 +48,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PAGES = ("overview", "side_by_side", "quality", "forensics", "dataset")
 TARGET_S = 2.0
+# The script run has finished: Streamlit's running indicator is gone, or leaving (it fades out over
+# 200 ms after the run, a fixed animation that is not the page's).
+# Every element is drawn: Streamlit shows a skeleton while an element's code is still loading.
+RUN_FINISHED = """() => {
+    const status = document.querySelector('[data-testid="stStatusWidget"]');
+    return (!status || status.className.includes('StatusWidget-exit'))
+        && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
 
 
 def free_port() -> int:
@@ -69,6 +79,24 @@ def start(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
             break
     process.kill()
     raise SystemExit(f"the dashboard did not start; see {log}")
+
+
+def wait_idle(process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until the server has used under 5 % of a core for half a second: the first visit sets
+    off the background import of torch (``loaders.warm_up``), which would slow the warm visits."""
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds()
+        if now - before < 0.025:
+            return
+        before = now
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -124,9 +152,7 @@ def script_times(results: list[str], repeats: int) -> dict[str, float]:
 
 def settle(page: Any) -> None:
     page.wait_for_selector("h1", timeout=120_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
+    page.wait_for_function(RUN_FINISHED, timeout=120_000)
     page.wait_for_function("() => Array.from(document.querySelectorAll('img')).every(i => i.complete)")
     if page.locator('[data-testid="stException"]').count():
         raise SystemExit(f"{page.url}: the page raised an exception:\n{page.inner_text('body')[:2000]}")
@@ -205,6 +231,7 @@ def main() -> int:
             for name in PAGES:
                 url = base + ("/" if name == "overview" else f"/{name}")
                 cold = visit(context, url)
+                wait_idle(process)
                 warm = [visit(context, url) for _ in range(args.repeats)]
                 fresh = [fresh_visit(browser, url) for _ in range(args.repeats)]
                 pages[name] = {
@@ -247,7 +274,10 @@ def main() -> int:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "results": args.results,
-        "measured": "navigation until the script run has finished and every image has loaded, in headless Chromium",
+        "measured": (
+            "navigation until the script run has finished (running indicator fading out) and every image "
+            "has loaded, in headless Chromium"
+        ),
         "pages": pages,
         "floor_s": round(floor_s, 3),
         "frame_step_s": round(step, 3),

@@ -331,7 +331,7 @@ def _transfer(record_path: Path) -> Found:
     record = read_json(record_path)
     model = record.get("model") or {}
     data = model.get("data") or {}
-    variant = "+ Face" if model.get("face_gan") else "body only"
+    variant = "with the face GAN" if model.get("face_gan") else "body only"
     return Found(
         "transfer",
         record_path,
@@ -339,7 +339,7 @@ def _transfer(record_path: Path) -> Found:
         str(record.get("created") or _mtime_iso(record_path)),
         {
             "dataset": data.get("dataset"),
-            "variant": f"{model.get('stage')} model, {variant}",
+            "variant": f"{model.get('stage')} stage, {variant}",
             "run": Path(str(model.get("path", ""))).parent.name or None,
             "source": (record.get("source") or {}).get("name"),
             "frames": record.get("frames"),

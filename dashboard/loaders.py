@@ -7,6 +7,8 @@ for decoders and decoded frames (shared, never copied). Every path reaching here
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from . import media
+from . import charts, media
 from .files import Discovery, allowed_roots, discover, inside, read_json, resolve
 
 DISCOVERY_TTL_S = 20  # a new run appears within this many seconds
@@ -235,6 +237,32 @@ def detect_uploaded(path: Path, detector: Path, max_frames: int = 64) -> dict[st
     return {**report.to_dict(), "describe": report.describe()}
 
 
+def _chart_key(lines: tuple[charts.Line, ...], options: dict[str, Any]) -> str:
+    # Streamlit's own argument hashing walks every point (0.05 s for a per-frame chart); the text
+    # of the points hashes in a millisecond.
+    return hashlib.sha1(repr((lines, sorted(options.items()))).encode()).hexdigest()
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)  # about 1 MB of pixels each
+def _line_chart(key: str, _lines: tuple[charts.Line, ...], _options: dict[str, Any]) -> charts.Chart:
+    return charts.line_chart(_lines, **_options)
+
+
+def line_chart(lines: tuple[charts.Line, ...], **options: Any) -> charts.Chart:
+    """A drawn line chart (:func:`dashboard.charts.line_chart`) to paint a cursor on."""
+    return _line_chart(_chart_key(lines, options), lines, options)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _chart_png(key: str, _lines: tuple[charts.Line, ...], _options: dict[str, Any]) -> bytes:
+    return charts.line_chart(_lines, **_options).png()
+
+
+def chart_png(lines: tuple[charts.Line, ...], **options: Any) -> bytes:
+    """A drawn line chart as a PNG file's bytes."""
+    return _chart_png(_chart_key(lines, options), lines, options)
+
+
 def warm_up() -> None:
     """Import the heavy modules (torch through synthesis) in the background once per server, so the
     first page that needs them does not wait for the import."""
@@ -246,10 +274,16 @@ def warm_up() -> None:
 @st.cache_resource(show_spinner=False)
 def _start_warm_up() -> threading.Thread:
     def work() -> None:
+        from matplotlib.backends import backend_agg  # noqa: F401  (the charts)
+
         import synthesis.ablation
         import synthesis.face_box
         import synthesis.normalize
         import synthesis.stick_figure  # noqa: F401
+
+        # Keep the imported modules' objects out of later full collections: with torch loaded,
+        # each one otherwise scans them all (about 0.15 s on 2 cores), stalling whatever page runs.
+        gc.freeze()
 
     thread = threading.Thread(target=work, name="dashboard-warm-up", daemon=True)
     thread.start()

@@ -79,21 +79,21 @@ def robustness_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def curve_points(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """ROC points (fpr, tpr) and precision-recall points, each tagged with its generator group."""
-    roc: list[dict[str, Any]] = []
-    pr: list[dict[str, Any]] = []
+def curve_points(
+    results: dict[str, Any],
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
+    """ROC points (fpr, tpr) and precision-recall points (recall, precision), per generator group."""
+    roc: dict[str, list[tuple[float, float]]] = {}
+    pr: dict[str, list[tuple[float, float]]] = {}
     points = (results.get("curves") or {}).get("points") or {}
     for group, title in GROUPS:
         curves = points.get(group) or {}
         r = curves.get("roc") or {}
-        for order, (x, y) in enumerate(zip(r.get("fpr") or [], r.get("tpr") or [], strict=False)):
-            roc.append(
-                {"false positive rate": x, "true positive rate": y, "generators": title, "order": order}
-            )
+        if r.get("fpr"):
+            roc[title] = list(zip(r["fpr"], r.get("tpr") or [], strict=False))
         p = curves.get("pr") or {}
-        for order, (x, y) in enumerate(zip(p.get("recall") or [], p.get("precision") or [], strict=False)):
-            pr.append({"recall": x, "precision": y, "generators": title, "order": order})
+        if p.get("recall"):
+            pr[title] = list(zip(p["recall"], p.get("precision") or [], strict=False))
     return roc, pr
 
 

@@ -1,7 +1,8 @@
-"""Pieces every page shares: the ``?path=`` parameter (checked), the frame player, score charts."""
+"""Pieces every page shares: the ``?path=`` parameter (checked), the frame player, charts and tables."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from . import loaders
+from .charts import Line
 from .files import Found, PathRefused, display_path, resolve
 
 PLAY_INTERVAL_S = 0.25  # the play button advances the frame this often
@@ -54,6 +56,9 @@ def pick(
     """A select box over ``items``, starting at the one ``?path=`` names (when it is one of them)."""
     if not items:
         return None
+    if len(items) == 1:  # nothing to choose (and one widget less for the browser to load)
+        st.caption(f"{label}: {label_of(items[0])}")
+        return items[0]
     index = 0
     if requested is not None:
         test = match or (lambda item, path: item.path == path)
@@ -92,89 +97,65 @@ def frame_player(key: str, n_frames: int, fps: float, render: Callable[[int], No
     st.fragment(body, run_every=PLAY_INTERVAL_S if playing else None)()
 
 
-def line_spec(
-    rows: list[dict[str, Any]],
-    x: str,
-    y: str,
-    color: str,
-    *,
-    title: str | None = None,
-    x_domain: list[float] | None = None,
-    y_domain: list[float] | None = None,
-    y_title: str | None = None,
-    height: int | None = None,
-    step: bool = False,
-    points: bool = False,
-    legend_below: bool = True,
-) -> dict[str, Any]:
-    """A Vega-Lite line chart, one line per ``color`` value (a plain spec: no altair validation
-    on every rerun). Give ``height`` only with the legend on the right: Streamlit fits the chart to
-    its container, and a fixed height with a legend below leaves the plot no room."""
-
-    def axis(field: str, domain: list[float] | None, name: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "field": field,
-            "type": "quantitative",
-            "title": field if name is None else name,
-        }
-        if domain is not None:
-            out["scale"] = {"domain": domain}
-        return out
-
-    legend: dict[str, Any] = {"title": None, "labelLimit": 400}
-    if legend_below:
-        legend.update(orient="bottom", columns=2)
-    mark: dict[str, Any] = {"type": "line", "strokeWidth": 1.2, "point": points}
-    if step:
-        mark["interpolate"] = "step-after"
-    spec: dict[str, Any] = {
-        "data": {"values": rows},
-        "mark": mark,
-        "encoding": {
-            "x": axis(x, x_domain, None),
-            "y": axis(y, y_domain, y_title),
-            "color": {"field": color, "type": "nominal", "legend": legend},
-        },
-    }
-    if rows and "order" in rows[0]:  # draw each line in this order (a curve's points), not by x
-        spec["encoding"]["order"] = {"field": "order", "type": "quantitative"}
-    if height is not None:
-        spec["height"] = height
-    if title:
-        spec["title"] = title
-    return spec
-
-
-def chart(spec: dict[str, Any], where: Any = None) -> None:
-    (where or st).vega_lite_chart(spec=spec, width="stretch")
+def chart(lines: Sequence[Line], where: Any = None, **options: Any) -> None:
+    """A line chart (:func:`dashboard.charts.line_chart`'s options), drawn once and cached."""
+    drawn = [(str(name), tuple((float(x), float(y)) for x, y in points)) for name, points in lines]
+    (where or st).image(loaders.chart_png(tuple(drawn), **options), width="stretch")
 
 
 def score_chart(
-    series: dict[str, list[tuple[int, float]]], current: int, threshold: float | None, n_frames: int
+    series: dict[str, list[tuple[int, float]]],
+    current: int,
+    threshold: float | None,
+    n_frames: int,
+    where: Any = None,
 ) -> None:
-    """Per-frame detector scores under the timeline: a line per video, the threshold, and a rule at
-    the current frame."""
-    rows = [{"frame": f, "score": s, "video": name} for name, points in series.items() for f, s in points]
+    """Per-frame detector scores under the timeline: a line per video, the threshold, and a red
+    line at the current frame (painted on the cached chart, so stepping frames draws nothing)."""
+    lines = tuple((name, tuple(points)) for name, points in series.items() if points)
+    if not lines:
+        return
+    drawn = loaders.line_chart(
+        lines, x_label="frame", y_label="P(synthetic)", x_limits=(0, max(n_frames - 1, 1)),
+        y_limits=(0, 1), size=(8.0, 2.2), markers=True, threshold=threshold,
+    )  # fmt: skip
+    (where or st).image(
+        drawn.with_cursor(current),
+        caption=f"detector's per-frame P(synthetic); red: frame {current}",
+        width="stretch",
+    )
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    where: Any = None,
+    *,
+    columns: Sequence[str] | None = None,
+    links: Sequence[str] | None = None,
+) -> None:
+    """Rows as a Markdown table (the browser draws it for free, where an interactive grid costs
+    every page open about 0.4 s). ``columns``: their order (default: as the rows have them);
+    ``links``: one address per row, opened in this tab from the first column's text."""
     if not rows:
         return
-    lines = line_spec(
-        rows, "frame", "score", "video", x_domain=[0, max(n_frames - 1, 1)], y_domain=[0, 1],
-        y_title="P(synthetic)", height=150, points=True, legend_below=False,
-    )  # fmt: skip
-    layers: list[dict[str, Any]] = [
-        {"data": lines.pop("data"), "mark": lines.pop("mark"), "encoding": lines.pop("encoding")},
-        {
-            "data": {"values": [{"frame": current}]},
-            "mark": {"type": "rule", "color": "red"},
-            "encoding": {"x": {"field": "frame", "type": "quantitative"}},
-        },
-    ]
-    if threshold is not None:
-        layers.append(
-            {
-                "data": {"values": [{"score": threshold}]},
-                "mark": {"type": "rule", "color": "gray", "strokeDash": [4, 4]},
-                "encoding": {"y": {"field": "score", "type": "quantitative"}},
-            }
-        )
-    chart({**lines, "layer": layers})
+    names = list(columns or [])
+    for row in rows:
+        names += [k for k in row if k not in names]
+    lines = ["| " + " | ".join(_cell_text(n) for n in names) + " |", "|" + "---|" * len(names)]
+    for i, row in enumerate(rows):
+        cells = [_cell_text(row.get(n)) for n in names]
+        if links is not None:
+            cells[0] = f'<a href="{html.escape(links[i])}" target="_self">{cells[0]}</a>'
+        lines.append("| " + " | ".join(cells) + " |")
+    (where or st).markdown("\n".join(lines), unsafe_allow_html=links is not None)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell's text, safe inside a Markdown table that may carry HTML: escaped, on one line."""
+    if value is None:
+        return ""
+    text = str(round(value, 4)) if isinstance(value, float) else str(value)
+    text = html.escape(" ".join(text.split()))
+    for char in "\\|*_`[]$~":
+        text = text.replace(char, "\\" + char)
+    return text

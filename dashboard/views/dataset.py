@@ -112,16 +112,16 @@ def _dataset(item: Found) -> None:
             f"{report.get('test_fraction')}; licence `{report.get('license')}`"
         )
         st.subheader("Subjects and consent")
-        st.dataframe(consent_rows(report), hide_index=True, width="stretch")
+        ui.table(consent_rows(report))
         removed = (report.get("removed_since_previous_build") or {}).get("subjects") or []
         if removed:
             st.warning(f"Removed since the previous build: {', '.join(map(str, removed))}")
         st.subheader("Clips")
-        st.dataframe(clip_rows(report), hide_index=True, width="stretch")
+        ui.table(clip_rows(report))
     else:
         st.caption("No build report beside this dataset: subjects and consent are read from the clips.")
     st.subheader("Splits")
-    st.dataframe(split_rows(index), hide_index=True, width="stretch")
+    ui.table(split_rows(index))
     card = item.path / "README.md"
     if card.is_file():
         box, is_open = ui.lazy_expander("Dataset card (README.md)", key="dataset-card")

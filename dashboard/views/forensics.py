@@ -117,10 +117,10 @@ def _results(item: Found) -> None:
         f"{', '.join(map(str, generators.get('held_out') or [])) or '–'}; made {results.get('created')}"
     )
     st.subheader("Detection")
-    st.dataframe(records.metrics_rows(results), hide_index=True, width="stretch")
+    ui.table(records.metrics_rows(results))
     _curves(item, results)
     st.subheader("Robustness (video level)")
-    st.dataframe(records.robustness_rows(results), hide_index=True, width="stretch")
+    ui.table(records.robustness_rows(results))
     _videos(item, results)
 
 
@@ -130,15 +130,15 @@ def _curves(item: Found, results: dict[str, Any]) -> None:
         return
     st.subheader("ROC and precision–recall")
     left, right = st.columns(2)
-    for rows, x, y, title, where in (
+    for lines, x, y, title, where in (
         (roc, "false positive rate", "true positive rate", "ROC", left),
         (pr, "recall", "precision", "Precision–recall", right),
     ):
-        if rows:
-            spec = ui.line_spec(
-                rows, x, y, "generators", title=title, x_domain=[0, 1], y_domain=[0, 1], step=True
-            )
-            ui.chart(spec, where)
+        if lines:
+            ui.chart(
+                list(lines.items()), where, title=title, x_label=x, y_label=y, x_limits=(0, 1),
+                y_limits=(0, 1.02), step=True, diagonal=title == "ROC", size=(5.0, 4.0),
+            )  # fmt: skip
     png = (results.get("curves") or {}).get("png")
     if not png:
         return
@@ -187,7 +187,7 @@ def _videos(item: Found, results: dict[str, Any]) -> None:
             checked = marks.get(where, ("not checked", "not checked"))
         row["watermark"], row["provenance"] = checked
     order = ["id", "label", "generator", "group", "score", "verdict", "correct", "watermark", "provenance"]
-    st.dataframe(rows, hide_index=True, width="stretch", column_order=[*order, "frames", "video"])
+    ui.table(rows, columns=[*order, "frames", "video"])
     missing = sum(p is None for p in paths)
     if missing:
         st.caption(f"{missing} videos are not inside the dashboard's folders: their marks are not checked.")
@@ -214,11 +214,10 @@ def _one_video(results: dict[str, Any], rows: list[dict[str, Any]], paths: list[
     left, right = st.columns([1, 2])
     left.video(str(path), start_time=int(start / info.fps))
     left.caption(f"{rows[int(choice or 0)]['video']} from frame {start}")
-    with right:
-        threshold = records.threshold_of(results.get("detector") or {}, "frame")
-        ui.score_chart(
-            {str(entry.get("id")): records.frame_scores(entry)}, start, threshold, info.frame_count
-        )
+    threshold = records.threshold_of(results.get("detector") or {}, "frame")
+    ui.score_chart(
+        {str(entry.get("id")): records.frame_scores(entry)}, start, threshold, info.frame_count, right
+    )
 
 
 def _upload() -> None:

@@ -1,9 +1,10 @@
-"""Overview: everything found in the results folders; picking a row opens it on its page."""
+"""Overview: everything found in the results folders; a result's name opens it on its page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -43,7 +44,7 @@ def rows_of(items: list[Found], roots: tuple[Path, ...]) -> list[dict[str, Any]]
         rows.append(
             {
                 "name": item.title,
-                "kind": item.kind,
+                **({"kind": item.kind} if item.kind in ("ablation", "evaluation") else {}),
                 **{k: _shown(v, roots) for k, v in details.items()},
                 "date": item.date[:19].replace("T", " "),
                 "path": display_path(item.path, roots),
@@ -57,6 +58,12 @@ def target_of(item: Found) -> tuple[str, dict[str, str]]:
     return OPENS[item.kind], {"path": display_path(item.path, loaders.roots())}
 
 
+def link_of(item: Found) -> str:
+    """The address, relative to this page, that opens ``item`` on its page."""
+    page, params = target_of(item)
+    return f"{Path(page).stem}?{urlencode(params)}"
+
+
 def render() -> None:
     st.title("dancenow: overview")
     found = loaders.discovery()
@@ -68,7 +75,7 @@ def render() -> None:
             page, params = target_of(item)
             st.switch_page(page, query_params=params)
         st.warning(f"{display_path(requested, roots)}: not one of the results listed below.")
-    st.write(f"{len(found.items)} results in {', '.join(f'`{r}`' for r in roots)}. Pick a row to open it.")
+    st.write(f"{len(found.items)} results in {', '.join(f'`{r}`' for r in roots)}. Click a name to open it.")
     for problem in found.problems:
         st.warning(problem)
     if not found.items:
@@ -82,18 +89,7 @@ def render() -> None:
             continue
         st.subheader(f"{title} ({len(items)})")
         st.caption(caption)
-        event = st.dataframe(
-            rows_of(items, roots),
-            hide_index=True,
-            on_select="rerun",
-            selection_mode="single-row",
-            key=f"overview-{kinds[0]}",
-            width="stretch",
-        )
-        selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-        if selected:
-            page, params = target_of(items[selected[0]])
-            st.switch_page(page, query_params=params)
+        ui.table(rows_of(items, roots), links=[link_of(item) for item in items])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import loaders, ui
+from dashboard.charts import Line
 from dashboard.files import Found, PathRefused, display_path, resolve
 
 # Temporal coherence in full (the paper tables carry the warping error and the frame-difference ratio).
@@ -168,29 +169,29 @@ def _unique_variant_tables(
 def _per_frame(results: list[tuple[Path, dict[str, Any]]]) -> None:
     from synthesis.evaluate import PER_FRAME_TITLES
 
-    charts = []
+    charts: list[tuple[list[Line], dict[str, Any]]] = []
     for metric in PER_FRAME:
-        rows = [
-            {"frame": i, "value": v, "model": f"{r['model']['label']} ({r['mode']})"}
-            for _, r in results
-            for i, v in enumerate((r.get("per_frame") or {}).get(metric) or [])
-            if v is not None
-        ]
-        if rows:
-            charts.append(
-                ui.line_spec(
-                    rows, "frame", "value", "model", title=PER_FRAME_TITLES.get(metric, metric), y_title=""
-                )
+        lines: list[Line] = [
+            (
+                f"{r['model']['label']} ({r['mode']})",
+                [(i, v) for i, v in enumerate((r.get("per_frame") or {}).get(metric) or []) if v is not None],
             )
+            for _, r in results
+        ]
+        lines = [line for line in lines if line[1]]
+        if lines:
+            charts.append((lines, {"title": PER_FRAME_TITLES.get(metric, metric), "x_label": "frame"}))
     if charts:
         st.subheader("Per frame")
         _grid(charts)
 
 
-def _grid(charts: list[dict[str, Any]], per_row: int = 2) -> None:
+def _grid(charts: list[tuple[list[Line], dict[str, Any]]], per_row: int = 2) -> None:
     for start in range(0, len(charts), per_row):
-        for column, spec in zip(st.columns(per_row), charts[start : start + per_row], strict=False):
-            ui.chart(spec, column)
+        for column, (lines, options) in zip(
+            st.columns(per_row), charts[start : start + per_row], strict=False
+        ):
+            ui.chart(lines, column, **options)
 
 
 def _run_folders(results: list[dict[str, Any]], requested: Path | None, found: Any) -> dict[str, Path]:
@@ -211,7 +212,7 @@ def _run_folders(results: list[dict[str, Any]], requested: Path | None, found: A
 def _training_curves(results: list[dict[str, Any]], requested: Path | None, found: Any) -> None:
     from synthesis.evaluation.curves import LOSS_NAMES
 
-    series: dict[str, list[dict[str, Any]]] = {title: [] for title in LOSS_NAMES.values()}
+    series: dict[str, dict[str, list[tuple[float, float]]]] = {title: {} for title in LOSS_NAMES.values()}
     for run, folder in _run_folders(results, requested, found).items():
         for stage in ("body", "face"):
             log = folder / f"{stage}-log.jsonl"
@@ -220,18 +221,16 @@ def _training_curves(results: list[dict[str, Any]], requested: Path | None, foun
             for record in loaders.training_log(log):
                 for key, title in LOSS_NAMES.items():
                     if key in record:
-                        series[title].append(
-                            {"step": record["step"], "value": record[key], "run": f"{run} {stage}"}
-                        )
+                        series[title].setdefault(f"{run} {stage}", []).append((record["step"], record[key]))
     if not any(series.values()):
         st.caption("Training curves: no training logs found beside the evaluated checkpoints.")
         return
     st.subheader("Training curves (losses over steps, from the runs' logs)")
     _grid(
         [
-            ui.line_spec(rows, "step", "value", "run", title=title, y_title="")
-            for title, rows in series.items()
-            if rows
+            (list(lines.items()), {"title": title, "x_label": "step", "size": (4.0, 3.0)})
+            for title, lines in series.items()
+            if lines
         ],
         per_row=3,
     )

@@ -214,7 +214,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--smoothing", choices=["auto", "median", "gaussian", "none"], default="auto", help="pose smoothing"
     )
     p.add_argument("--max-frames", type=int, default=None, help="transfer only the first N frames")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="inference precision")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="fp32",
+        help="inference precision; auto: bf16 where the CPU has native bf16 (AVX512-BF16, AMX), else fp32",
+    )
     p.add_argument(
         "--normalization",
         default=None,

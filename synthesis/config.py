@@ -121,7 +121,11 @@ class RuntimeConfig(_Section):
     use_gpu: bool = Field(False, description="one GPU per worker")
     cpus_per_worker: int = Field(1, ge=1, description="CPU threads (and Ray CPUs) per worker")
     ray_address: str | None = Field(None, description="existing Ray cluster; None = start a local one")
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 autocast (CPU AMX or GPU) or fp32")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "fp32",
+        description="bf16 autocast, fp32, or auto: bf16 where the hardware has it (GPU, CPU with AVX512-BF16 or "
+        "AMX), else fp32 (bf16 without it runs many times slower)",
+    )
     channels_last: bool = Field(False, description="channels_last memory format for convolutions")
     compile: bool = Field(False, description="torch.compile the generator and discriminators")
     activation_checkpointing: bool = Field(

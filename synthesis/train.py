@@ -64,6 +64,8 @@ from .networks import (
     set_requires_grad,
     unwrap,
 )
+from .precision import autocast as autocast_for
+from .precision import resolve_precision
 from .stick_figure import render_stick_figures
 
 STAGES = ("body", "face")
@@ -547,9 +549,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     sticks_in_loader = config.data.render_sticks == "loader" or (
         config.data.render_sticks == "auto" and device.type == "cuda"
     )
-    autocast = torch.autocast(
-        device_type=device.type, dtype=torch.bfloat16, enabled=config.runtime.precision == "bf16"
-    )
+    precision = resolve_precision(config.runtime.precision, device, warn=is_chief)
+    autocast = autocast_for(precision, device)
 
     # 1. Data: the target's training split (its test split stays held out), as frame pairs.
     clips = load_target_clips(config.data.dataset, config.data.subject, split="train")
@@ -601,7 +602,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         # their log lines go, so that every step is logged once.
         rewind_log(log_path, int(state["step"]) if state else 0)
         log_line(log_path, {"event": "start", "stage": stage, "resumed_at": state["step"] if state else 0,
-                             "workers": world, "worker_processes": workers, "device": str(device),
+                             "workers": world, "worker_processes": workers, "device": str(device), "precision": precision,
                              "backbone": backbone, "phases": [p.__dict__ for p in phases],
                              "pairs": len(full), "time": time.time()})  # fmt: skip
         say(f"[{stage}] perceptual backbone: {backbone['name']} ({backbone['source']})")

@@ -35,6 +35,8 @@ from .normalize import (
     normalize_to_target,
     pose_statistics,
 )
+from .precision import autocast as autocast_for
+from .precision import resolve_precision
 from .stick_figure import render_stick_figures
 
 CHUNK = 32
@@ -223,7 +225,8 @@ def transfer(
     marker = FrameMarker() if min(height, width) >= MIN_SIDE else None
     if marker is None:
         print(f"transfer: frames of {width}×{height} are too small for the watermark (min side {MIN_SIDE})")
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    cpu = torch.device("cpu")
+    autocast = autocast_for(resolve_precision(precision, cpu), cpu)
     videos = [out, *([Path(side_by_side)] if side_by_side else [])]
     writer = VideoWriter(out, fps=motion.fps)
     sbs = VideoWriter(side_by_side, fps=motion.fps) if side_by_side else None

@@ -248,10 +248,13 @@ def _training_run(folder: Path, names: set[str]) -> Found:
     if "face" in finished:
         variant += " + Face"
     steps = {s: _last_step(folder / f"{s}-log.jsonl") for s in stages}
-    started = _first_time(folder / f"{stages[0]}-log.jsonl") if stages else None
+    start = _start_record(folder / f"{stages[0]}-log.jsonl") if stages else {}
+    started = _record_time(start)
+    # The precision the run computed in (``auto`` in the config is resolved on the workers).
+    precision = start.get("precision") or runtime.get("precision")
     configuration = (
         f"{data.get('height')}×{data.get('width')}, ngf {model.get('ngf')}, "
-        f"{runtime.get('num_workers')} workers, {runtime.get('precision')}"
+        f"{runtime.get('num_workers')} workers, {precision}"
     )
     return Found(
         "run",
@@ -282,15 +285,22 @@ def _last_step(log: Path) -> int:
     return last
 
 
-def _first_time(log: Path) -> str | None:
+def _start_record(log: Path) -> dict[str, Any]:
+    """The first record of a training log that carries a time (the run's start), or {}."""
     for line in log.read_text(encoding="utf-8").splitlines()[:5]:
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict) and isinstance(record.get("time"), int | float):
-            return datetime.fromtimestamp(record["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    return None
+            return record
+    return {}
+
+
+def _record_time(record: dict[str, Any]) -> str | None:
+    if not isinstance(record.get("time"), int | float):
+        return None
+    return datetime.fromtimestamp(record["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _evaluation(folder: Path, results: dict[str, Any]) -> Found:
@@ -351,6 +361,9 @@ def _transfer(record_path: Path) -> Found:
 def _forensics(folder: Path, results: dict[str, Any]) -> Found:
     detector = results.get("detector") or {}
     generators = results.get("generators") or {}
+    threshold = detector.get("threshold")
+    if isinstance(threshold, dict):  # {"frame": 0.5, "video": 0.5}
+        threshold = ", ".join(f"{level} {value}" for level, value in threshold.items())
     return Found(
         "forensics",
         folder,
@@ -358,10 +371,13 @@ def _forensics(folder: Path, results: dict[str, Any]) -> Found:
         str(results.get("created") or _mtime_iso(folder / "results.json")),
         {
             "variant": detector.get("backbone"),
-            "configuration": f"input {detector.get('input_size')}, threshold {detector.get('threshold')}",
-            "frames": None,
-            "dataset": ", ".join(
-                f"{k}: {', '.join(map(str, v))}" for k, v in generators.items() if isinstance(v, list)
+            "configuration": f"input {detector.get('input_size')}, threshold {threshold}",
+            "dataset": (results.get("data") or {}).get("folder"),
+            # The generator names only ("details" holds each one's checkpoint and hash).
+            "generators": "; ".join(
+                f"{label}: {', '.join(map(str, generators[key]))}"
+                for key, label in (("seen", "seen"), ("held_out", "held out"))
+                if isinstance(generators.get(key), list)
             ),
         },
     )

@@ -255,13 +255,15 @@ def test_overview_lists_the_runs_with_dataset_variant_configuration_and_date(
     at = _app("overview")
     assert not at.exception
     runs, evaluations = _tables(at)[:2]
-    assert len(runs) == 1 and runs[0]["variant"] == "T.S. + Face"
-    # The name opens the run on its page, in this tab.
-    assert re.fullmatch(
-        r'<a href="quality\?path=[^"]*tiny-face-model" target="_self">tiny-face-model</a>', runs[0]["name"]
-    )
+    assert len(runs) == 1 and runs[0]["variant"] == "T.S. + Face" and runs[0]["name"] == "tiny-face-model"
     assert runs[0]["configuration"].startswith("64×64") and runs[0]["date"][:2] == "20"
-    assert any(">tiny-face-model (T.S. + Face): held-out<" in r["name"] for r in evaluations)
+    assert runs[0]["configuration"].endswith(", fp32")  # the precision the run used, from its log
+    assert "tiny-face-model (T.S. + Face): held-out" in [r["name"] for r in evaluations]
+    # Each result has a page link that opens it on its page in this session (no reload).
+    links = {e.proto.label: (e.proto.page, e.proto.query_string) for e in at.get("page_link")}
+    page, query = links["tiny-face-model"]
+    assert page == "quality" and query.startswith("path=") and query.endswith("tiny-face-model")
+    assert links["dance.mp4"][0] == "side_by_side"
     from dashboard.views.overview import OPENS
 
     assert OPENS["transfer"] == "views/side_by_side.py" and OPENS["run"] == "views/quality.py"

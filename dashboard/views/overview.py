@@ -1,10 +1,9 @@
-"""Overview: everything found in the results folders; a result's name opens it on its page."""
+"""Overview: everything found in the results folders; a link with each result's name opens it on its page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -58,12 +57,6 @@ def target_of(item: Found) -> tuple[str, dict[str, str]]:
     return OPENS[item.kind], {"path": display_path(item.path, loaders.roots())}
 
 
-def link_of(item: Found) -> str:
-    """The address, relative to this page, that opens ``item`` on its page."""
-    page, params = target_of(item)
-    return f"{Path(page).stem}?{urlencode(params)}"
-
-
 def render() -> None:
     st.title("dancenow: overview")
     found = loaders.discovery()
@@ -75,7 +68,9 @@ def render() -> None:
             page, params = target_of(item)
             st.switch_page(page, query_params=params)
         st.warning(f"{display_path(requested, roots)}: not one of the results listed below.")
-    st.write(f"{len(found.items)} results in {', '.join(f'`{r}`' for r in roots)}. Click a name to open it.")
+    st.write(
+        f"{len(found.items)} results in {', '.join(f'`{r}`' for r in roots)}. Open one with its link above its table."
+    )
     for problem in found.problems:
         st.warning(problem)
     if not found.items:
@@ -89,7 +84,8 @@ def render() -> None:
             continue
         st.subheader(f"{title} ({len(items)})")
         st.caption(caption)
-        ui.table(rows_of(items, roots), links=[link_of(item) for item in items])
+        ui.page_links([(item.title, *target_of(item)) for item in items])
+        ui.table(rows_of(items, roots))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ from synthesis.backbones import load_vgg  # noqa: E402
 from synthesis.config import TrainConfig, load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
 from synthesis.networks import build_discriminator, build_generator  # noqa: E402
+from synthesis.precision import autocast as autocast_for  # noqa: E402
+from synthesis.precision import resolve_precision  # noqa: E402
 from synthesis.train import body_step, build_phase_models, init_ray, plan_phases, train  # noqa: E402
 
 DEFINITIONS = {
@@ -187,7 +189,8 @@ def compute_s(
     batch = dataclasses.replace(
         cpu_batch, sticks=cpu_batch.sticks.to(device), frames=cpu_batch.frames.to(device)
     )
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.runtime.precision == "bf16")
+    # auto: bf16 where the device has it in hardware (an AVX2-only CPU runs bf16 many times slower)
+    autocast = autocast_for(resolve_precision(config.runtime.precision, device), device)
     times = []
     for i in range(args.warmup + args.compute_steps):
         start = time.perf_counter()
@@ -311,7 +314,7 @@ def main() -> int:
         "torch": torch.__version__,
         "ray": ray.__version__,
         "config": os.path.relpath(args.config, ROOT),
-        "precision": config.runtime.precision,
+        "precision": resolve_precision(config.runtime.precision, device, warn=False),
         "global_batch": args.batch,
         "steps": args.steps,
         "warmup_steps": args.warmup,

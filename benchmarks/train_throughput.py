@@ -5,8 +5,9 @@ For each configuration, one training step (``synthesis.train.body_step`` or ``fa
 
 - baseline: fp32, contiguous (NCHW) tensors, no compile, Adam without ``fused``/``foreach``: the
   same model without the optimisations;
-- optimised: bf16 autocast, channels_last modules and perceptual loss, fused Adam (what
-  ``build_phase_models`` gives), as the paper configs train;
+- optimised: bf16 autocast where the device has bf16 in hardware (``runtime.precision: auto``: a
+  GPU, or a CPU with AVX512-BF16 or AMX; fp32 elsewhere, where bf16 runs many times slower),
+  channels_last modules and perceptual loss, fused Adam (what ``build_phase_models`` gives);
 - optimised+compile: the same with ``torch.compile`` of each trained module (--compile; default on
   CUDA only). Warm-up steps absorb the compilation.
 
@@ -64,6 +65,8 @@ from synthesis.backbones import load_vgg  # noqa: E402
 from synthesis.config import TrainConfig, load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
 from synthesis.networks import build_generator, set_activation_checkpointing  # noqa: E402
+from synthesis.precision import autocast as autocast_for  # noqa: E402
+from synthesis.precision import resolve_precision  # noqa: E402
 from synthesis.train import (  # noqa: E402
     Phase,
     body_step,
@@ -98,7 +101,7 @@ SETUPS = {
         ("runtime.activation_checkpointing=true",),
     ),
 }
-_OPTIMISED = ("runtime.precision=bf16", "runtime.channels_last=true")
+_OPTIMISED = ("runtime.precision=auto", "runtime.channels_last=true")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": ("runtime.precision=fp32", "runtime.channels_last=false", "runtime.compile=false"),
     "optimised": (*_OPTIMISED, "runtime.compile=false"),
@@ -192,7 +195,8 @@ def measure(
     perceptual = VGGPerceptualLoss(vgg).to(device)
     if config.runtime.channels_last:
         perceptual.to(memory_format=torch.channels_last)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.runtime.precision == "bf16")
+    # auto: bf16 where the device has it in hardware (an AVX2-only CPU runs bf16 many times slower)
+    autocast = autocast_for(resolve_precision(config.runtime.precision, device), device)
     batch = make_batch(setup.height, setup.width, batch_size)
     # A standing subject's nose near the top centre, so the face boxes land inside the frame.
     batch.body[..., BODY["Nose"], :] = torch.tensor([setup.width / 2, setup.height / 6, 1.0])
@@ -363,12 +367,14 @@ def main() -> int:
                 memory = result["peak_rss_gib"]
             if count:
                 flops_of[base] = result["flops_per_step"]
-            peak = peaks["bf16"] if cuda or variant != "baseline" else peaks["fp32"]
+            precision = "fp32" if variant == "baseline" else resolve_precision("auto", device, warn=False)
+            peak = peaks["bf16"] if cuda or precision == "bf16" else peaks["fp32"]
             flops = flops_of[base]
             row = {
                 "config": key,
                 "label": SETUPS[key].label,
                 "variant": variant,
+                "precision": precision,
                 "batch_per_device": args.batch,
                 **result,
                 "flops_per_step": flops,

@@ -131,7 +131,8 @@ def test_two_workers_at_batch_b_match_one_worker_at_batch_2b(
 ) -> None:
     """Data parallelism is exact: disjoint shards of the same global batch, gradients averaged by DDP."""
     common = ["optim.batch_size=4", "schedule.steps_per_epoch=3", "runtime.checkpoint_every=3"]
-    one = train(_config(tiny_dataset, tmp_path, "name=one", "runtime.num_workers=1", *common), "body")
+    config_one = _config(tiny_dataset, tmp_path, "name=one", "runtime.num_workers=1", *common)
+    one = train(config_one, "body")
     two = train(_config(tiny_dataset, tmp_path, "name=two", "runtime.num_workers=2", *common), "body")
     a, b = load_checkpoint(one.checkpoint), load_checkpoint(two.checkpoint)
     # Both trained 3 steps on the same pairs: the losses (averaged over workers) agree step by step.
@@ -140,12 +141,17 @@ def test_two_workers_at_batch_b_match_one_worker_at_batch_2b(
     for r1, r2 in zip(log_one, log_two, strict=True):
         for key in ("g_vgg", "g_fm", "d"):
             assert r1[key] > 0 and r1[key] == pytest.approx(r2[key], rel=1e-4), (key, r1, r2)
+    # Adam divides each update by the gradient's own magnitude, so a weight whose gradient is at
+    # rounding level (the sum order differs between one process and an all-reduce, and oneDNN picks
+    # other kernels for batch 2 than for batch 4) may move by a different fraction of lr in each run.
+    # The discriminator's weights agree to a twentieth of one step's lr (measured on an AVX2-only
+    # CPU: at most 0.015 lr, in 11 of 1,536 weights of one layer; an AVX512 CPU matched within 0.01).
+    lr = config_one.optim.lr
     for key, value in a["models"]["discriminator"].items():
-        torch.testing.assert_close(b["models"]["discriminator"][key], value, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(b["models"]["discriminator"][key], value, rtol=1e-4, atol=lr / 20)
 
-    # Adam divides each update by the gradient's own magnitude, so generator weights whose gradient is
-    # at rounding level (the sum order differs between one process and an all-reduce) may move ±lr in
-    # either run; the weights as a whole must still agree to a small fraction of their norm.
+    # Generator weights with rounding-level gradients may move ±lr in either run; the weights as a
+    # whole must still agree to a small fraction of their norm.
     def flat(state: dict[str, Any]) -> torch.Tensor:
         return torch.cat([v.flatten() for _, v in sorted(state["models"]["generator"].items())])
 

@@ -159,6 +159,8 @@ def cmd_model_publish(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from dataset.pose.base import available_detectors
 
+    from .config import PRECISIONS
+
     train = sub.add_parser(
         "train",
         help="train the body GAN or the face GAN with Ray Train",
@@ -216,7 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="transfer only the first N frames")
     p.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="inference precision; auto: bf16 where the CPU has native bf16 (AVX512-BF16, AMX), else fp32",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -112,6 +112,11 @@ class ScheduleConfig(_Section):
     steps_per_epoch: int | None = Field(None, ge=1, description="cap on steps per epoch (demos and tests)")
 
 
+#: ``auto`` resolves to bf16 or fp32 per device (synthesis/precision.py).
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+
 class RuntimeConfig(_Section):
     num_workers: int | tuple[int, int] = Field(
         1,
@@ -121,7 +126,7 @@ class RuntimeConfig(_Section):
     use_gpu: bool = Field(False, description="one GPU per worker")
     cpus_per_worker: int = Field(1, ge=1, description="CPU threads (and Ray CPUs) per worker")
     ray_address: str | None = Field(None, description="existing Ray cluster; None = start a local one")
-    precision: Literal["auto", "fp32", "bf16"] = Field(
+    precision: Precision = Field(
         "fp32",
         description="bf16 autocast, fp32, or auto: bf16 where the hardware has it (GPU, CPU with AVX512-BF16 or "
         "AMX), else fp32 (bf16 without it runs many times slower)",

@@ -10,12 +10,11 @@ such a CPU is kept (the user asked) with a one-line warning.
 from __future__ import annotations
 
 import sys
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-Precision = Literal["auto", "fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+from .config import PRECISIONS
 
 
 def native_bf16(device: torch.device) -> bool:

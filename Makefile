@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python benchmarks/pose_extraction.py
 	$(BIN)/python benchmarks/dataset_build.py
 	$(BIN)/python benchmarks/stick_figures.py
+	$(BIN)/python benchmarks/bf16_cpu.py
 	$(BIN)/python benchmarks/train_step.py
 	$(BIN)/python benchmarks/precision_quality.py
 	$(BIN)/python benchmarks/transfer.py

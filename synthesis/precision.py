@@ -3,8 +3,8 @@
 bf16 halves memory traffic and runs on the matrix units of recent GPUs (Ampere and later) and CPUs
 (AVX512-BF16, AMX). A CPU without those instructions has no fast bf16 kernels: oneDNN falls back to
 reference code, and a convolution step on an AVX2-only AMD EPYC took 33–51× as long in bf16 as in
-fp32 (``benchmarks/bf16_cpu.py``). ``auto`` therefore picks bf16 only where it is native, and an explicit ``bf16`` on
-such a CPU is kept (the user asked) with a one-line warning.
+fp32 (``benchmarks/bf16_cpu.py``). ``auto`` therefore picks bf16 only where it is native, and an
+explicit ``bf16`` on such a CPU is kept (the user asked) with a one-line warning.
 """
 
 from __future__ import annotations

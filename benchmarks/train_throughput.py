@@ -66,7 +66,7 @@ from synthesis.config import TrainConfig, load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
 from synthesis.networks import build_generator, set_activation_checkpointing  # noqa: E402
 from synthesis.precision import autocast as autocast_for  # noqa: E402
-from synthesis.precision import resolve_precision  # noqa: E402
+from synthesis.precision import resolve_precision, set_fast_cuda_math  # noqa: E402
 from synthesis.train import (  # noqa: E402
     Phase,
     body_step,
@@ -182,6 +182,8 @@ def measure(
             "generator_kind": "local",
             "models": {"generator": body.state_dict()},
         }
+    if device.type == "cuda":  # the baseline keeps PyTorch's defaults; training autotunes and uses TF32
+        set_fast_cuda_math(variant != "baseline")
     models = build_phase_models(phase, config, device, None, body_state)
     for name, module in models.modules.items():
         set_activation_checkpointing(module, config.runtime.activation_checkpointing)
@@ -224,6 +226,11 @@ def measure(
         step_s = (time.perf_counter() - start) / steps
         figures["max_memory_allocated_gib"] = torch.cuda.max_memory_allocated(device) / GIB
         figures["max_memory_reserved_gib"] = torch.cuda.max_memory_reserved(device) / GIB
+        figures["cuda_math"] = (
+            "cudnn.benchmark, TF32 matmuls and convolutions"
+            if torch.backends.cudnn.benchmark
+            else "PyTorch defaults: no cudnn.benchmark, TF32 for convolutions only"
+        )
     else:
         times = []
         for _ in range(steps):
@@ -336,7 +343,7 @@ def main() -> int:
     compile_on = cuda if args.compile is None else args.compile
     keys = [k.strip() for k in args.configs.split(",") if k.strip()]
     unknown = [k for k in keys if k not in SETUPS or "+" in k]
-    if unknown:
+    if unknown or not keys:
         raise SystemExit(f"--configs: unknown {unknown}; choose from global512, local1024, face1024")
     if args.activation_checkpointing and "local1024" in keys:
         keys.insert(keys.index("local1024") + 1, "local1024+ckpt")
@@ -345,58 +352,84 @@ def main() -> int:
     for dtype, peak in peaks.items():
         print(f"peak {dtype}: {peak['flops'] / 1e12:.2f} TFLOP/s ({peak['source']})", flush=True)
 
+    # Every configuration's plain variants first, the compiled ones after: compiling takes minutes
+    # on a GPU, and the JSON is rewritten after each row, so a run cut short keeps the comparisons.
+    plan = []
+    for key in keys:
+        variants = ["optimised"] if "+" in key else ["baseline", "optimised"]
+        plan += [(key, variant) for variant in variants]
+    if compile_on:
+        plan += [(key, "optimised+compile") for key in keys]
+    settings = {
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "batch_per_device": args.batch,
+        "compile": compile_on,
+        "malloc_retains_freed_memory": retained,
+    }
     rows: list[dict[str, Any]] = []
     flops_of: dict[str, float] = {}
-    for key in keys:
+    for key, variant in plan:
         base = key.split("+")[0]  # model FLOPs of the checkpointed run: its configuration's, no recompute
-        variants = (
-            ["optimised", "optimised+compile"]
-            if key != base
-            else ["baseline", "optimised", "optimised+compile"]
+        count = base not in flops_of
+        if cuda:
+            gc.collect()
+            torch._dynamo.reset()
+            torch.cuda.empty_cache()
+            result = measure(key, variant, device, args.steps, args.warmup, args.batch, count)
+            memory = result["max_memory_reserved_gib"]
+        else:
+            result = run_in_child(args, key, variant, count)
+            memory = result["peak_rss_gib"]
+        if count:
+            flops_of[base] = result["flops_per_step"]
+        precision = "fp32" if variant == "baseline" else resolve_precision("auto", device, warn=False)
+        peak = peaks["bf16"] if cuda or precision == "bf16" else peaks["fp32"]
+        flops = flops_of[base]
+        row = {
+            "config": key,
+            "label": SETUPS[key].label,
+            "variant": variant,
+            "precision": precision,
+            "batch_per_device": args.batch,
+            **result,
+            "flops_per_step": flops,
+            "achieved_tflop_per_s": flops / result["step_s"] / 1e12,
+            "mfu": flops / result["step_s"] / peak["flops"],
+            "mfu_peak": peak["source"],
+            "peak_memory_gib": memory,
+            "fits_24gb": memory < 24,
+        }
+        rows.append(row)
+        print(
+            f"{row['label']:<26} {variant:<18} {row['step_s']:8.3f} s/step {row['images_per_s']:8.2f} img/s "
+            f"MFU {row['mfu']:6.1%} {memory:6.2f} GiB",
+            flush=True,
         )
-        for variant in variants if compile_on else [v for v in variants if "compile" not in v]:
-            count = base not in flops_of
-            if cuda:
-                gc.collect()
-                torch._dynamo.reset()
-                torch.cuda.empty_cache()
-                result = measure(key, variant, device, args.steps, args.warmup, args.batch, count)
-                memory = result["max_memory_reserved_gib"]
-            else:
-                result = run_in_child(args, key, variant, count)
-                memory = result["peak_rss_gib"]
-            if count:
-                flops_of[base] = result["flops_per_step"]
-            precision = "fp32" if variant == "baseline" else resolve_precision("auto", device, warn=False)
-            peak = peaks["bf16"] if cuda or precision == "bf16" else peaks["fp32"]
-            flops = flops_of[base]
-            row = {
-                "config": key,
-                "label": SETUPS[key].label,
-                "variant": variant,
-                "precision": precision,
-                "batch_per_device": args.batch,
-                **result,
-                "flops_per_step": flops,
-                "achieved_tflop_per_s": flops / result["step_s"] / 1e12,
-                "mfu": flops / result["step_s"] / peak["flops"],
-                "mfu_peak": peak["source"],
-                "peak_memory_gib": memory,
-                "fits_24gb": memory < 24,
-            }
-            rows.append(row)
-            print(
-                f"{row['label']:<26} {variant:<18} {row['step_s']:8.3f} s/step {row['images_per_s']:8.2f} img/s "
-                f"MFU {row['mfu']:6.1%} {memory:6.2f} GiB",
-                flush=True,
-            )
+        record = make_record(device, args.threads, settings, peaks, rows, complete=len(rows) == len(plan))
+        write_json(out, record)
+    print_summary(record, cuda)
+    print(f"wrote {out}")
+    return 0
+
+
+def make_record(
+    device: torch.device,
+    threads: int,
+    settings: dict[str, Any],
+    peaks: dict[str, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    complete: bool,
+) -> dict[str, Any]:
+    """The JSON record of the rows so far, with the speed-ups and what checkpointing saves."""
+    cuda = device.type == "cuda"
 
     def find(key: str, variant: str) -> dict[str, Any] | None:
         return next((r for r in rows if r["config"] == key and r["variant"] == variant), None)
 
     speedups = {
         key: {r["variant"]: r["images_per_s"] / base["images_per_s"] for r in rows if r["config"] == key}
-        for key in keys
+        for key in dict.fromkeys(r["config"] for r in rows)
         if (base := find(key, "baseline")) is not None
     }
     checkpointing = {}
@@ -409,40 +442,13 @@ def main() -> int:
                 "memory_saved_gib": plain["peak_memory_gib"] - r["peak_memory_gib"],
                 "step_time_ratio": r["step_s"] / plain["step_s"],
             }
-
-    memory_title = "reserved GiB" if cuda else "peak RSS GiB"
-    print(f"\n{device_record(device, args.threads)['name']}, torch {torch.__version__}, batch {args.batch}")
-    header = f"{'config':<26} {'variant':<18} {'s/step':>8} {'img/s':>8} {'GFLOP/step':>11} {'MFU':>7} {memory_title:>13} {'<24GiB':>6}"
-    print(header + "\n" + "-" * len(header))
-    for r in rows:
-        print(
-            f"{r['label']:<26} {r['variant']:<18} {r['step_s']:8.3f} {r['images_per_s']:8.2f} "
-            f"{r['flops_per_step'] / 1e9:11.1f} {r['mfu']:7.2%} {r['peak_memory_gib']:13.2f} {'yes' if r['fits_24gb'] else 'no':>6}"
-        )
-    for key, by_variant in speedups.items():
-        text = ", ".join(f"{v} {s:.2f}x" for v, s in by_variant.items() if v != "baseline")
-        print(f"speedup over baseline, {SETUPS[key].label}: {text}")
-    for variant, c in checkpointing.items():
-        print(
-            f"activation checkpointing, 1024x512 local, {variant}: {c['peak_memory_gib_without']:.2f} -> "
-            f"{c['peak_memory_gib_with']:.2f} GiB, {c['step_time_ratio']:.2f}x the step time"
-        )
-    if not cuda:
-        print("MFU against the measured matmul peak of the variant's dtype; peak RSS of each row's process "
-              "is a CPU-side estimate of the step's memory (it includes Python and torch, see rss_at_start_gib)")  # fmt: skip
-
-    record = {
+    return {
         "benchmark": "train_throughput",
-        "device": device_record(device, args.threads),
+        "complete": complete,
+        "device": device_record(device, threads),
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": {
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "batch_per_device": args.batch,
-            "compile": compile_on,
-            "malloc_retains_freed_memory": retained,
-        },
+        "settings": settings,
         "peak_flops": peaks,
         "notes": {
             "images_per_s": "per device: 2 x batch images per step / step time",
@@ -465,15 +471,47 @@ def main() -> int:
                 if cuda
                 else "median step time, the loss read on the host every step"
             ),
+            "baseline": "fp32, NCHW, Adam neither fused nor foreach, no compile"
+            + ("; PyTorch's default CUDA math (no cudnn.benchmark, TF32 convolutions)" if cuda else ""),
         },
         "rows": rows,
         "speedups": speedups,
         "activation_checkpointing": checkpointing,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {out}")
-    return 0
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Write atomically: a run stopped mid-write leaves the previous complete file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(partial, path)
+
+
+def print_summary(record: dict[str, Any], cuda: bool) -> None:
+    rows = record["rows"]
+    memory_title = "reserved GiB" if cuda else "peak RSS GiB"
+    print(
+        f"\n{record['device']['name']}, torch {record['torch']}, batch {record['settings']['batch_per_device']}"
+    )
+    header = f"{'config':<26} {'variant':<18} {'s/step':>8} {'img/s':>8} {'GFLOP/step':>11} {'MFU':>7} {memory_title:>13} {'<24GiB':>6}"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        print(
+            f"{r['label']:<26} {r['variant']:<18} {r['step_s']:8.3f} {r['images_per_s']:8.2f} "
+            f"{r['flops_per_step'] / 1e9:11.1f} {r['mfu']:7.2%} {r['peak_memory_gib']:13.2f} {'yes' if r['fits_24gb'] else 'no':>6}"
+        )
+    for key, by_variant in record["speedups"].items():
+        text = ", ".join(f"{v} {s:.2f}x" for v, s in by_variant.items() if v != "baseline")
+        print(f"speedup over baseline, {SETUPS[key].label}: {text}")
+    for variant, c in record["activation_checkpointing"].items():
+        print(
+            f"activation checkpointing, 1024x512 local, {variant}: {c['peak_memory_gib_without']:.2f} -> "
+            f"{c['peak_memory_gib_with']:.2f} GiB, {c['step_time_ratio']:.2f}x the step time"
+        )
+    if not cuda:
+        print("MFU against the measured matmul peak of the variant's dtype; peak RSS of each row's process "
+              "is a CPU-side estimate of the step's memory (it includes Python and torch, see rss_at_start_gib)")  # fmt: skip
 
 
 if __name__ == "__main__":

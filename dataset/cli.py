@@ -29,6 +29,20 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
         return super()._get_help_string(action)
 
 
+def add_config_options(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """``--config`` (a YAML file of ray_configs/) and repeatable ``--set`` overrides."""
+    parser.add_argument("--config", default=default, help=f"{what} config YAML (see ray_configs/)")
+    parser.add_argument(
+        "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
+    )
+
+
+def config_file(args: argparse.Namespace, default: str) -> str | None:
+    """``--config``'s file; None (the built-in defaults) when it is the default, which is a file of the
+    repository's ray_configs/, and the command runs outside a checkout."""
+    return None if args.config == default and not Path(default).exists() else args.config
+
+
 def _add_parser(
     sub: argparse._SubParsersAction, name: str, help: str, description: str
 ) -> argparse.ArgumentParser:

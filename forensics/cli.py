@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dataset.cli import _Formatter
+from dataset.cli import _Formatter, add_config_options, config_file
 
 DETECTOR_CONFIG = "ray_configs/detector_demo.yaml"
 DETECTOR_RESULTS = "outputs/evaluation/forensics-demo"
@@ -57,9 +57,7 @@ def _consent(part: dict[str, object]) -> str:
 def _detector_config(args: argparse.Namespace) -> object:
     from .config import load_detector_config
 
-    # The default config is the repo's demo file; outside a checkout, fall back to built-in defaults.
-    path = None if args.config == DETECTOR_CONFIG and not Path(DETECTOR_CONFIG).exists() else args.config
-    return load_detector_config(path, args.set or [])
+    return load_detector_config(config_file(args, DETECTOR_CONFIG), args.set or [])
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -174,15 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_detect)
 
     def config_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--config", default=DETECTOR_CONFIG, help="detector config YAML (see ray_configs/)"
-        )
-        parser.add_argument(
-            "--set",
-            action="append",
-            metavar="SECTION.FIELD=VALUE",
-            help="override a config field (repeatable)",
-        )
+        add_config_options(parser, DETECTOR_CONFIG, "detector")
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = commands.add_parser(

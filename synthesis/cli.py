@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataset.cli import _Formatter
+from dataset.cli import _Formatter, add_config_options, config_file
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -23,20 +23,11 @@ def _default_model() -> str:
     return str(DEMO_RUN / "face.pt")
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEMO_CONFIG, help="training config YAML (see ray_configs/)")
-    parser.add_argument(
-        "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
-    )
-
-
 def _config(args: argparse.Namespace, overrides: list[str] | None = None) -> TrainConfig:
     """The config of ``--config`` with ``--set`` and then ``overrides`` applied."""
     from .config import load_config
 
-    # The default config is the repo's demo file; outside a checkout, fall back to built-in defaults.
-    config_path = None if args.config == DEMO_CONFIG and not Path(DEMO_CONFIG).exists() else args.config
-    return load_config(config_path, [*(args.set or []), *(overrides or [])])
+    return load_config(config_file(args, DEMO_CONFIG), [*(args.set or []), *(overrides or [])])
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -176,7 +167,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("face", "the face GAN on top of a trained body model (writes RUN/face.pt)"),
     ):
         p = stages.add_parser(stage, help=text, description=f"Train {text}.", formatter_class=_Formatter)
-        _add_config_options(p)
+        add_config_options(p, DEMO_CONFIG, "training")
         p.add_argument("--name", default=None, help="run name (default: the config's name)")
         p.add_argument("--workers", type=int, default=None, help="Ray Train workers (default: the config's)")
         p.add_argument("--gpu", action="store_true", help="one GPU per worker")
@@ -278,7 +269,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paper's table with its reported numbers beside ours), curves and one results folder per variant.",
         formatter_class=_Formatter,
     )
-    _add_config_options(p)
+    add_config_options(p, DEMO_CONFIG, "training")
     p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/ablation-NAME)")
     p.add_argument(
         "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"

@@ -48,3 +48,14 @@ def resolve_precision(requested: str, device: torch.device, *, warn: bool = True
 def autocast(precision: str, device: torch.device) -> Any:
     """The autocast context for a resolved ``precision`` (a no-op context for fp32)."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def set_fast_cuda_math(enabled: bool) -> None:
+    """cuDNN autotuning and TF32 matrix products (``enabled``, what training uses on CUDA), or
+    PyTorch's defaults: no autotuning, TF32 for convolutions only (the benchmarks' fp32 baseline).
+
+    Frame sizes are fixed for a whole run, so autotuning picks the fastest convolutions once.
+    """
+    torch.backends.cudnn.benchmark = enabled
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = True  # PyTorch's default for convolutions, kept in both

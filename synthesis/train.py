@@ -65,7 +65,7 @@ from .networks import (
     unwrap,
 )
 from .precision import autocast as autocast_for
-from .precision import resolve_precision
+from .precision import resolve_precision, set_fast_cuda_math
 from .stick_figure import render_stick_figures
 
 STAGES = ("body", "face")
@@ -544,8 +544,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     rank, world, device = start_worker(config.runtime)
     is_chief = rank == 0
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed frame sizes: pick the fastest convolutions once
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        set_fast_cuda_math(True)
     sticks_in_loader = config.data.render_sticks == "loader" or (
         config.data.render_sticks == "auto" and device.type == "cuda"
     )

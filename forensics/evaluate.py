@@ -77,13 +77,12 @@ def _score_video(
     detector: Detector,
     data: DetectorData,
     video: DetectorVideo,
+    frames: np.ndarray,
     condition: Condition,
     frames_per_segment: int,
 ) -> list[dict[str, Any]]:
-    """Per segment of ``video`` under ``condition``: the frames judged and their scores."""
-    from dataset.video import VideoReader
-
-    frames = VideoReader(str(data.folder / video.path)).get_batch(range(video.frames))
+    """Per segment of ``video`` (its decoded ``frames``) under ``condition``: the frames judged and
+    their scores."""
     frames = condition.apply(frames, video.fps)
     boxes = fill_missing_boxes(np.load(data.folder / video.boxes)) * (
         condition.scale,
@@ -132,6 +131,8 @@ def evaluate_detector(
     """Evaluate the detector ``model`` on its data's test videos; writes and returns the results."""
     from tqdm.auto import tqdm
 
+    from dataset.video import VideoReader
+
     from .curves import plot_roc_pr
 
     started = time.perf_counter()
@@ -151,14 +152,15 @@ def evaluate_detector(
         )
     thresholds = detector.thresholds
 
-    by_condition: dict[str, list[dict[str, Any]]] = {}
+    by_condition: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     bar = tqdm(total=len(names) * len(tests), unit="video", desc="forensics evaluate", disable=not progress)
-    for name in names:
-        items = []
-        for video in tests:
-            for seg in _score_video(detector, data, video, CONDITIONS[name], per_segment):
+    for video in tests:
+        # Decoded once for every condition: a condition returns new frames and leaves these as they are.
+        frames = VideoReader(str(data.folder / video.path)).get_batch(range(video.frames))
+        for name in names:
+            for seg in _score_video(detector, data, video, frames, CONDITIONS[name], per_segment):
                 score = video_scores(seg["frame_scores"])
-                items.append(
+                by_condition[name].append(
                     {
                         "id": f"{video.id}@{seg['segment'][0]}",
                         "video": video.path,
@@ -173,7 +175,6 @@ def evaluate_detector(
                     }
                 )
             bar.update(1)
-        by_condition[name] = items
     bar.close()
 
     def numeric(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

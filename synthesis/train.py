@@ -522,6 +522,10 @@ def start_worker(runtime: RuntimeConfig) -> tuple[int, int, torch.device]:
     import ray.train
     import ray.train.torch
 
+    # Ray Train logs an INFO line per report and rank under a logger named after its file's path,
+    # outside the "ray.train" tree that LoggingConfig sets, and workers' root logger passes INFO on:
+    # keep warnings and errors (our progress lines are plain stdout).
+    logging.getLogger().setLevel(logging.WARNING)
     context = ray.train.get_context()
     device = ray.train.torch.get_device()
     retain_freed_memory()
@@ -579,7 +583,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     perceptual: VGGPerceptualLoss | None = None
     backbone: dict[str, Any] = {"name": "none", "source": "loss.lambda_vgg is 0", "weights_sha256": ""}
     if config.loss.lambda_vgg > 0:
-        vgg, info = load_vgg(config.loss.backbone)
+        vgg, info = load_vgg(config.loss.backbone, warn=is_chief)
         perceptual = VGGPerceptualLoss(vgg).to(device)
         backbone = info.to_dict()
 

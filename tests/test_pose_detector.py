@@ -234,3 +234,57 @@ def test_hand_sides_on_the_rendered_demo_dancer() -> None:
         other = np.linalg.norm(wrist - truth.hands[both, 1 - side, 0, :2], axis=-1)
         assert np.mean(same < other) >= 0.9, f"hand {side} is mostly the other hand"
         assert np.median(same) < 5.0
+
+
+_QUIET_SCRIPT = """
+import sys
+
+import skimage.data
+
+from dataset.pose import HolisticDetector
+
+photo = skimage.data.astronaut()
+with HolisticDetector() as det:
+    for _ in range(2):  # the second track restarts the graph, which starts the models again
+        seq = det.detect([photo, photo])
+        print(f"person {int(seq.body[0, 0, 2] > 0)}", file=sys.stderr, flush=True)
+
+
+def failing_frames():
+    raise OSError("corrupt.mp4: cannot decode")
+    yield photo
+
+
+det = HolisticDetector()
+try:
+    det.detect(failing_frames())
+except OSError as error:
+    print(f"error: {error}", file=sys.stderr, flush=True)
+det.close()
+print("stderr still works", file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.parametrize("native_logs", ["0", "1"])
+def test_mediapipe_start_up_chatter_is_quiet_and_stderr_keeps_working(native_logs: str) -> None:
+    """MediaPipe logs each model's start-up from C++ on stderr (absl "W0000 ... Feedback manager"
+    lines, TFLite's XNNPACK line); the detector keeps them off the terminal unless
+    DANCENOW_NATIVE_LOGS=1, and everything else written to stderr still shows: between tracks, after
+    an error before the first frame, after close."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"DANCENOW_NATIVE_LOGS": native_logs}
+    done = subprocess.run(
+        [sys.executable, "-c", _QUIET_SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    ours = [line for line in lines if line.startswith(("person", "error", "stderr"))]
+    assert ours == ["person 1", "person 1", "error: corrupt.mp4: cannot decode", "stderr still works"]
+    chatter = [line for line in lines if "inference_feedback_manager" in line or "XNNPACK" in line]
+    if native_logs == "1":
+        assert chatter, "MediaPipe no longer logs its start-up: the quieting may be unnecessary"
+    else:
+        assert chatter == [], chatter

@@ -35,6 +35,10 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import os
+import sys
+import threading
+import warnings
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -195,6 +199,54 @@ def map_hand(hand: np.ndarray | None, width: int, height: int) -> np.ndarray:
     return _to_pixels(hand.copy(), width, height).astype(np.float32)
 
 
+class NativeStderrQuiet:
+    """Holds file descriptor 2 on /dev/null while MediaPipe starts a graph run.
+
+    Its models log their start-up from C++ (TFLite's "Created ... XNNPACK delegate", absl's "W0000
+    ... Feedback manager requires a model with a single signature" per model and process) before any
+    log level applies, from the graph's threads, after ``Holistic()`` or ``reset()`` has returned
+    and until the first frame is through. A detector holds one of these from then until that frame
+    is through, and while it closes a graph run (one closed before its first frame still starts).
+    Holders are counted per process, so detectors may start and finish in any order; the last one
+    out restores stderr. ``DANCENOW_NATIVE_LOGS=1`` keeps the lines. Errors still surface: MediaPipe
+    raises them as Python exceptions.
+    """
+
+    _lock = threading.Lock()
+    _holders = 0
+    _saved_fd: int | None = None
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def hold(self) -> None:
+        if self.held or os.environ.get("DANCENOW_NATIVE_LOGS", "") not in ("", "0"):
+            return
+        cls = NativeStderrQuiet
+        with cls._lock:
+            if cls._holders == 0:
+                sys.stderr.flush()
+                cls._saved_fd = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            cls._holders += 1
+            self.held = True
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        cls = NativeStderrQuiet
+        with cls._lock:
+            self.held = False
+            cls._holders -= 1
+            if cls._holders == 0 and cls._saved_fd is not None:
+                sys.stderr.flush()
+                os.dup2(cls._saved_fd, 2)
+                os.close(cls._saved_fd)
+                cls._saved_fd = None
+
+
 class HolisticDetector(PoseDetector):
     """MediaPipe Holistic (one person, tracked across the frames of one :meth:`detect` call).
 
@@ -219,6 +271,8 @@ class HolisticDetector(PoseDetector):
         # Quiet TFLite/glog start-up chatter unless the user asked for it.
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # mediapipe 0.10.14 calls a protobuf API that protobuf 4 deprecates, warning on first use.
+        warnings.filterwarnings("ignore", "SymbolDatabase.GetPrototype", UserWarning, "google.protobuf")
         import mediapipe as mp
 
         self.static_image_mode = static_image_mode
@@ -227,15 +281,23 @@ class HolisticDetector(PoseDetector):
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
         self.min_visibility = min_visibility
-        self._holistic: Any = mp.solutions.holistic.Holistic(
-            static_image_mode=static_image_mode,
-            model_complexity=model_complexity,
-            smooth_landmarks=smooth_landmarks,
-            enable_segmentation=False,
-            refine_face_landmarks=False,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
-        )
+        self._quiet = NativeStderrQuiet()
+        # Released after the first frame, by close(), or when the detector is collected unused.
+        weakref.finalize(self, self._quiet.release)
+        self._quiet.hold()
+        try:
+            self._holistic: Any = mp.solutions.holistic.Holistic(
+                static_image_mode=static_image_mode,
+                model_complexity=model_complexity,
+                smooth_landmarks=smooth_landmarks,
+                enable_segmentation=False,
+                refine_face_landmarks=False,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
+        except BaseException:
+            self._quiet.release()
+            raise
         self._used = False
 
     @classmethod
@@ -274,6 +336,7 @@ class HolisticDetector(PoseDetector):
         if self._holistic is None:
             raise RuntimeError("HolisticDetector is closed")
         if self._used:
+            self._quiet.hold()  # a new graph run starts the models again
             self._holistic.reset()
             # SolutionBase.reset() keeps counting simulated timestamps; restart them so a reused
             # detector is indistinguishable from a fresh one (results must not depend on history).
@@ -287,7 +350,10 @@ class HolisticDetector(PoseDetector):
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frames must be (H, W, 3) uint8 RGB arrays, got {frame.shape} {frame.dtype}")
         height, width = frame.shape[:2]
-        result = self._holistic.process(np.ascontiguousarray(frame))
+        try:
+            result = self._holistic.process(np.ascontiguousarray(frame))
+        finally:
+            self._quiet.release()  # the graph run has started: its start-up lines are out
         self._used = True
         body = map_body(_landmarks_array(result.pose_landmarks, True), width, height, self.min_visibility)
         face = map_face(_face_landmarks_array(result.face_landmarks), width, height)
@@ -302,16 +368,22 @@ class HolisticDetector(PoseDetector):
     def detect(self, frames: Iterable[np.ndarray]) -> PoseSequence:
         self._restart()
         bodies, faces, hands = [], [], []
-        for frame in frames:
-            b, f, h = self.detect_frame(frame)
-            bodies.append(b)
-            faces.append(f)
-            hands.append(h)
+        try:
+            for frame in frames:
+                b, f, h = self.detect_frame(frame)
+                bodies.append(b)
+                faces.append(f)
+                hands.append(h)
+        finally:
+            self._quiet.release()  # also when there was no frame, or the frames failed first
         if not bodies:
             return PoseSequence.empty(0)
         return PoseSequence(np.stack(bodies), np.stack(faces), np.stack(hands))
 
     def close(self) -> None:
         if self._holistic is not None:
+            # A graph run closed before its first frame finishes starting its models first.
+            self._quiet.hold()
             self._holistic.close()
             self._holistic = None
+        self._quiet.release()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything dancenow needs on a fresh Debian/Ubuntu machine: system packages (ffmpeg for
-# torchcodec, the GL/GLib libraries OpenCV loads, chromium for the dashboard's browser test), a virtual
-# environment in .venv, and the Python packages of pyproject.toml. Idempotent: a second run only
-# checks (a stamp records what was installed).
+# torchcodec, the GL/GLib libraries OpenCV loads, chromium for the dashboard's browser test, g++ for
+# torch.compile on CPU), a virtual environment in .venv, and the Python packages of pyproject.toml.
+# Idempotent: a second run only checks (a stamp records what was installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,6 +11,7 @@ VENV=${VENV:-.venv}
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the dashboard's end-to-end test drives it
+command -v g++ >/dev/null 2>&1 || missing+=(g++)  # torch.compile's CPU code (runtime.compile, and its test)
 ldconfig -p | grep -q 'libGL.so.1' || missing+=(libgl1)
 ldconfig -p | grep -q 'libglib-2.0.so.0' || missing+=(libglib2.0-0)
 if [ ${#missing[@]} -gt 0 ]; then

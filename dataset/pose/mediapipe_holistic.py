@@ -225,7 +225,8 @@ class NativeStderrQuiet:
         cls = NativeStderrQuiet
         with cls._lock:
             if cls._holders == 0:
-                sys.stderr.flush()
+                if sys.stderr is not None:  # None under pythonw and some embedders
+                    sys.stderr.flush()
                 cls._saved_fd = os.dup(2)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
@@ -241,7 +242,8 @@ class NativeStderrQuiet:
             self.held = False
             cls._holders -= 1
             if cls._holders == 0 and cls._saved_fd is not None:
-                sys.stderr.flush()
+                if sys.stderr is not None:
+                    sys.stderr.flush()
                 os.dup2(cls._saved_fd, 2)
                 os.close(cls._saved_fd)
                 cls._saved_fd = None

@@ -5,7 +5,8 @@ generator ngf 64, 4 downsamples, 9 blocks; 2 discriminator scales; VGG loss; bat
 5.6 s per iteration at 256×128 and 12.0 s at 512×256 (width × height). We time our own
 ``synthesis.train.body_step`` (one temporal pair: two generator passes, D on real and fake
 sequences, feature matching, VGG on both frames, both optimiser steps) at the same configuration,
-in fp32 and in bf16 autocast (+ channels_last), and the demo configuration's images/s.
+in fp32 and in bf16 autocast (+ channels_last), and the demo configuration's images/s. bf16 is
+timed only where the CPU has it natively (AVX512-BF16 or AMX) or with ``--bf16-anyway``.
 
     python benchmarks/train_step.py                   # prints a table, writes the JSON
     python benchmarks/train_step.py --quick           # fewer repetitions
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from synthesis.backbones import VGGFeatures, load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
+from synthesis.precision import NO_NATIVE_BF16, native_bf16  # noqa: E402
 from synthesis.train import Batch, Phase, body_step, build_phase_models, retain_freed_memory  # noqa: E402
 
 REFERENCE_S = {"256x128": 5.6, "512x256": 12.0}  # STACK.md, fp32, 2 threads, batch 1
@@ -77,7 +79,7 @@ def time_steps(
     for i in range(steps + warmup):
         start = time.perf_counter()
         losses = body_step(batch, models, perceptual, config, phase, autocast)
-        float(losses["d"])  # the step is finished when its loss is on the host
+        float(losses["d"].detach())  # the step is finished when its loss is on the host
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return {
@@ -101,6 +103,11 @@ def main() -> int:
         "--out", default=str(ROOT / "benchmarks" / "results" / "train_step_cpu.json"), help="JSON output"
     )
     parser.add_argument("--sizes", default="256x128,512x256", help="comma-separated WIDTHxHEIGHT sizes")
+    parser.add_argument(
+        "--bf16-anyway",
+        action="store_true",
+        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     retained = retain_freed_memory()  # as the training workers do
@@ -114,6 +121,10 @@ def main() -> int:
         "fp32, VGG19": (fp32, "vgg19"),
         "bf16, VGG19": (bf16, "vgg19"),
     }
+    time_bf16 = args.bf16_anyway or native_bf16(torch.device("cpu"))
+    if not time_bf16:
+        print(f"bf16 skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway times it)", file=sys.stderr)
+        variants = {name: v for name, v in variants.items() if not name.startswith("bf16")}
     results = []
     for size in sizes:
         width, height = (int(v) for v in size.split("x"))
@@ -140,11 +151,12 @@ def main() -> int:
         for k, v in demo.model.model_dump().items()
         if k in ("ngf", "n_downsample", "n_blocks", "ndf", "num_d", "n_layers_d")
     ]
-    demo_overrides += ["runtime.precision=bf16", f"optim.batch_size={demo.per_worker_batch}"]
+    demo_precision = "bf16" if time_bf16 else "fp32"  # what `auto` trains the demo in here
+    demo_overrides += [f"runtime.precision={demo_precision}", f"optim.batch_size={demo.per_worker_batch}"]
     figures = time_steps(demo_overrides, demo.data.height, demo.data.width, steps, warmup)
     images_per_s = 2 * demo.per_worker_batch / figures["median_s"]
     print(
-        f"demo config {demo.data.height}x{demo.data.width}: {figures['median_s']:.3f} s/step, {images_per_s:.1f} images/s per worker"
+        f"demo config {demo.data.height}x{demo.data.width} {demo_precision}: {figures['median_s']:.3f} s/step, {images_per_s:.1f} images/s per worker"
     )
     record = {
         "benchmark": "train_step",
@@ -157,9 +169,11 @@ def main() -> int:
         "torch": torch.__version__,
         "malloc_retains_freed_memory": retained,
         "reference": "STACK.md: the paper's public release, same configuration, fp32, 2 threads, batch 1",
+        "bf16_timed": time_bf16,
         "results": results,
         "demo": {
             "size": f"{demo.data.width}x{demo.data.height}",
+            "precision": demo_precision,
             **figures,
             "images_per_s_per_worker": images_per_s,
         },

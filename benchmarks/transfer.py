@@ -3,7 +3,7 @@
 Times ``synthesis.transfer.transfer`` end to end on a source video file (decode, pose detection on
 all cores, smoothing, normalisation, stick figures, generator fed its previous frame, face residual,
 H.264 encode), once with an empty pose cache (cold) and once with the poses cached (warm: the
-synthesis part alone), in fp32 and bf16.
+synthesis part alone), in fp32 and, where the CPU has native bf16 (or with ``--bf16-anyway``), bf16.
 
     python benchmarks/transfer.py                 # needs `make demo` (model and dance videos)
     python benchmarks/transfer.py --model RUN/face.pt --source dance.mp4
@@ -38,6 +38,11 @@ def main() -> int:
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "transfer_cpu.json"), help="JSON output"
     )
+    parser.add_argument(
+        "--bf16-anyway",
+        action="store_true",
+        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
+    )
     args = parser.parse_args()
     for path in (args.model, args.source):
         if not Path(path).exists():
@@ -48,11 +53,16 @@ def main() -> int:
         import torch
 
         from dataset.video import probe
+        from synthesis.precision import NO_NATIVE_BF16, native_bf16
         from synthesis.transfer import transfer
 
+        time_bf16 = args.bf16_anyway or native_bf16(torch.device("cpu"))
+        if not time_bf16:
+            print(f"bf16 skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway times it)", file=sys.stderr)
         info = probe(args.source)
         runs = []
-        for label, precision in (("cold", "fp32"), ("warm", "fp32"), ("warm", "bf16")):
+        settings = [("cold", "fp32"), ("warm", "fp32")] + ([("warm", "bf16")] if time_bf16 else [])
+        for label, precision in settings:
             result = transfer(
                 args.model,
                 args.source,

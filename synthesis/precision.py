@@ -16,6 +16,8 @@ import torch
 
 from .config import PRECISIONS
 
+NO_NATIVE_BF16 = "no native bf16 (AVX512-BF16 or AMX on a CPU), so bf16 runs many times slower than fp32 here"
+
 
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 in hardware (so that bf16 autocast makes it faster)."""
@@ -37,8 +39,7 @@ def resolve_precision(requested: str, device: torch.device, *, warn: bool = True
         return "bf16" if native_bf16(device) else "fp32"
     if requested == "bf16" and warn and not native_bf16(device):
         print(
-            f"precision bf16: this {device.type.upper()} has no native bf16 (AVX512-BF16 or AMX on a CPU), "
-            "so bf16 runs many times slower than fp32 here; use precision auto or fp32",
+            f"precision bf16: this {device.type.upper()} has {NO_NATIVE_BF16}; use precision auto or fp32",
             file=sys.stderr,
             flush=True,
         )

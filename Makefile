@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python benchmarks/transfer.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/evaluation.py
 	$(BIN)/python benchmarks/watermark.py
 	$(BIN)/python benchmarks/detection.py

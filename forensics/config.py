@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import Field, model_validator
@@ -88,6 +88,11 @@ class DetectorOptimConfig(_Section):
 
 
 class DetectorConfig(_Section):
+    kind: ClassVar[str] = "detector config"
+    example: ClassVar[str] = (
+        "`dancenow forensics data` and `forensics train` take one such as ray_configs/detector_demo.yaml"
+    )
+
     name: str = Field("detector-demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="run name")
     data: DetectorDataConfig = DetectorDataConfig()
     model: ClassifierConfig = ClassifierConfig()

@@ -8,9 +8,10 @@ model). ``--set section.field=value`` overrides apply on top of the file.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -174,6 +175,11 @@ class RuntimeConfig(_Section):
 
 
 class TrainConfig(_Section):
+    kind: ClassVar[str] = "training config"
+    example: ClassVar[str] = (
+        "`dancenow train` takes one such as ray_configs/demo_cpu.yaml or ray_configs/paper_1024x512.yaml"
+    )
+
     name: str = Field("demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="run name")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -244,12 +250,61 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(exc: ValidationError) -> str:
+def _section_fields(schema: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The field names of the section at ``path`` in ``schema`` ([] where it is not a section)."""
+    model = schema
+    for name in path:
+        field = model.model_fields.get(str(name))
+        section = field.annotation if field is not None else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            return []
+        model = section
+    return list(model.model_fields)
+
+
+def _describe(exc: ValidationError, schema: type[BaseModel]) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
+        if err["type"] == "extra_forbidden":  # a typo, most often: name the field it is closest to
+            *section, name = err["loc"]
+            close = difflib.get_close_matches(str(name), _section_fields(schema, tuple(section)), n=1)
+            better = ".".join([*map(str, section), close[0]]) if close else ""
+            parts.append(f"{where}: unknown field" + (f" (did you mean {better}?)" if better else ""))
+        else:
+            parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _leaf_count(data: Any) -> int:
+    return sum(_leaf_count(v) for v in data.values()) if isinstance(data, dict) and data else 1
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    try:
+        for key in loc:
+            data = data[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return data
+
+
+def _wrong_kind(schema: type[BaseModel], data: dict[str, Any], exc: ValidationError) -> str | None:
+    """Why ``data`` is another kind of file altogether, when it plainly is (else None)."""
+    if {"provider", "available_node_types", "head_node_type"} & data.keys():
+        return "a Ray cluster launcher config (for `ray up`)"
+    if {"apiVersion", "kind"} <= data.keys():
+        return f"a Kubernetes manifest (kind {data['kind']}, for `kubectl apply`)"
+    errors = exc.errors()
+    unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
+    unknown_leaves = sum(_leaf_count(_value_at(data, loc)) for loc in unknown)
+    # Mostly fields this schema lacks: another command's config (a typo or two reads as usual).
+    if len(unknown) == len(errors) and unknown_leaves >= 3 and unknown_leaves > _leaf_count(data) / 2:
+        shown = ", ".join(".".join(map(str, loc)) for loc in unknown[:3]) + (
+            ", ..." if len(unknown) > 3 else ""
+        )
+        return f"a config for another command ({unknown_leaves} of its {_leaf_count(data)} settings are unknown: {shown})"
+    return None
 
 
 def config_from_dict(data: dict[str, Any], origin: str = "config") -> TrainConfig:
@@ -264,7 +319,14 @@ def validate_config(schema: type[SectionT], data: dict[str, Any], origin: str = 
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_describe(exc)}") from None
+        other = _wrong_kind(schema, data, exc)
+        if other is not None:
+            kind = getattr(schema, "kind", "config")
+            example = getattr(schema, "example", "")
+            raise ConfigError(
+                f"{origin}: {other}, not a {kind}" + (f"; {example}" if example else "")
+            ) from None
+        raise ConfigError(f"{origin}: {_describe(exc, schema)}") from None
 
 
 def load_config(

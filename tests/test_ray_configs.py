@@ -10,7 +10,7 @@ import ray
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from synthesis.config import TrainConfig, load_config
+from synthesis.config import ConfigError, TrainConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "ray_configs"
 
@@ -70,3 +70,43 @@ def test_kuberay_job_runs_an_existing_config_on_this_ray_version() -> None:
     assert job["spec"]["rayClusterSpec"]["rayVersion"] == ray.__version__
     (group,) = job["spec"]["rayClusterSpec"]["workerGroupSpecs"]
     assert group["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+
+
+def test_a_config_of_another_kind_is_named_for_what_it_is() -> None:
+    """Handing a command the wrong YAML says what the file is and which config the command takes,
+    instead of listing every field as unknown; a typo still names the field and its likely fix."""
+    from forensics.config import load_detector_config
+
+    cases = [
+        (
+            load_config,
+            CONFIGS / "clusters" / "aws_gpu.yaml",
+            r"aws_gpu\.yaml: a Ray cluster launcher config \(for `ray up`\), not a training config; "
+            r"`dancenow train` takes one such as ray_configs/demo_cpu\.yaml",
+        ),
+        (
+            load_config,
+            CONFIGS / "clusters" / "kuberay_rayjob.yaml",
+            r"kuberay_rayjob\.yaml: a Kubernetes manifest \(kind RayJob, for `kubectl apply`\), not a training config",
+        ),
+        (
+            load_config,
+            CONFIGS / "detector_demo.yaml",
+            r"detector_demo\.yaml: a config for another command \(\d+ of its \d+ settings are unknown: "
+            r"data\.folder, .*\), not a training config",
+        ),
+        (
+            load_detector_config,
+            CONFIGS / "paper_1024x512.yaml",
+            r"paper_1024x512\.yaml: a config for another command .*, not a detector config; "
+            r"`dancenow forensics data` .* ray_configs/detector_demo\.yaml",
+        ),
+    ]
+    for load, path, message in cases:
+        with pytest.raises(ConfigError, match=message) as caught:
+            load(path)
+        assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"optim\.epochz: unknown field \(did you mean optim\.epochs\?\)$"):
+        load_detector_config(CONFIGS / "detector_demo.yaml", ["optim.epochz=2"])
+    with pytest.raises(ConfigError, match=r"data\.hieght: unknown field \(did you mean data\.height\?\)$"):
+        load_config(CONFIGS / "demo_cpu.yaml", ["data.hieght=64"])

@@ -25,9 +25,27 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthesis.precision import autocast, native_bf16, resolve_precision  # noqa: E402
+from synthesis.precision import NO_NATIVE_BF16, autocast, native_bf16, resolve_precision  # noqa: E402
 
 CPU = torch.device("cpu")
+
+
+def add_bf16_anyway_option(parser: argparse.ArgumentParser) -> None:
+    """The option of every benchmark with bf16 parts; without it they skip bf16 where it is slow."""
+    parser.add_argument(
+        "--bf16-anyway",
+        action="store_true",
+        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
+    )
+
+
+def bf16_timed_here(args: argparse.Namespace) -> bool:
+    """Whether a benchmark times its bf16 parts on this CPU (native bf16, or ``--bf16-anyway``);
+    says so on stderr when it does not."""
+    if args.bf16_anyway or native_bf16(CPU):
+        return True
+    print(f"bf16 skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway times it)", file=sys.stderr)
+    return False
 
 
 def step_seconds(net: nn.Module, x: torch.Tensor, precision: str, repeats: int) -> float:

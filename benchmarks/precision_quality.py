@@ -26,11 +26,11 @@ from torch.utils.data import default_collate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
 from synthesis.backbones import load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.data import PairDataset, epoch_batches, load_target_clips  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
-from synthesis.precision import NO_NATIVE_BF16, native_bf16  # noqa: E402
 from synthesis.train import Phase, body_step, build_phase_models, to_batch  # noqa: E402
 
 
@@ -80,17 +80,13 @@ def main() -> int:
     parser.add_argument("--eval-pairs", type=int, default=32, help="held-out pairs to evaluate")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "precision_quality_cpu.json"))
-    parser.add_argument(
-        "--bf16-anyway",
-        action="store_true",
-        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
-    )
+    add_bf16_anyway_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if not (args.bf16_anyway or native_bf16(torch.device("cpu"))):
+    if not bf16_timed_here(args):
         # its bf16 half would take over an hour here, and the question (does bf16 cost quality?)
         # only matters where bf16 is what `auto` trains in
-        print(f"skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway runs it)", file=sys.stderr)
+        print("precision_quality: nothing to compare without bf16; no JSON written", file=sys.stderr)
         return 0
     config = load_config(args.config)
     if not Path(args.dataset).exists():

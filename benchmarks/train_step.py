@@ -29,10 +29,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
 from synthesis.backbones import VGGFeatures, load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
-from synthesis.precision import NO_NATIVE_BF16, native_bf16  # noqa: E402
 from synthesis.train import Batch, Phase, body_step, build_phase_models, retain_freed_memory  # noqa: E402
 
 REFERENCE_S = {"256x128": 5.6, "512x256": 12.0}  # STACK.md, fp32, 2 threads, batch 1
@@ -103,11 +103,7 @@ def main() -> int:
         "--out", default=str(ROOT / "benchmarks" / "results" / "train_step_cpu.json"), help="JSON output"
     )
     parser.add_argument("--sizes", default="256x128,512x256", help="comma-separated WIDTHxHEIGHT sizes")
-    parser.add_argument(
-        "--bf16-anyway",
-        action="store_true",
-        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
-    )
+    add_bf16_anyway_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     retained = retain_freed_memory()  # as the training workers do
@@ -121,9 +117,8 @@ def main() -> int:
         "fp32, VGG19": (fp32, "vgg19"),
         "bf16, VGG19": (bf16, "vgg19"),
     }
-    time_bf16 = args.bf16_anyway or native_bf16(torch.device("cpu"))
+    time_bf16 = bf16_timed_here(args)
     if not time_bf16:
-        print(f"bf16 skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway times it)", file=sys.stderr)
         variants = {name: v for name, v in variants.items() if not name.startswith("bf16")}
     results = []
     for size in sizes:

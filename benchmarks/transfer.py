@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(
@@ -38,11 +40,7 @@ def main() -> int:
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "transfer_cpu.json"), help="JSON output"
     )
-    parser.add_argument(
-        "--bf16-anyway",
-        action="store_true",
-        help="time bf16 also on a CPU without native bf16 (there it runs 30-50x slower than fp32)",
-    )
+    add_bf16_anyway_option(parser)
     args = parser.parse_args()
     for path in (args.model, args.source):
         if not Path(path).exists():
@@ -53,12 +51,9 @@ def main() -> int:
         import torch
 
         from dataset.video import probe
-        from synthesis.precision import NO_NATIVE_BF16, native_bf16
         from synthesis.transfer import transfer
 
-        time_bf16 = args.bf16_anyway or native_bf16(torch.device("cpu"))
-        if not time_bf16:
-            print(f"bf16 skipped: this CPU has {NO_NATIVE_BF16} (--bf16-anyway times it)", file=sys.stderr)
+        time_bf16 = bf16_timed_here(args)
         info = probe(args.source)
         runs = []
         settings = [("cold", "fp32"), ("warm", "fp32")] + ([("warm", "bf16")] if time_bf16 else [])

@@ -298,12 +298,15 @@ def _wrong_kind(schema: type[BaseModel], data: dict[str, Any], exc: ValidationEr
     errors = exc.errors()
     unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
     unknown_leaves = sum(_leaf_count(_value_at(data, loc)) for loc in unknown)
+    leaves = _leaf_count(data)
     # Mostly fields this schema lacks: another command's config (a typo or two reads as usual).
-    if len(unknown) == len(errors) and unknown_leaves >= 3 and unknown_leaves > _leaf_count(data) / 2:
+    if len(unknown) == len(errors) and unknown_leaves >= 3 and unknown_leaves > leaves / 2:
         shown = ", ".join(".".join(map(str, loc)) for loc in unknown[:3]) + (
             ", ..." if len(unknown) > 3 else ""
         )
-        return f"a config for another command ({unknown_leaves} of its {_leaf_count(data)} settings are unknown: {shown})"
+        return (
+            f"a config for another command ({unknown_leaves} of its {leaves} settings are unknown: {shown})"
+        )
     return None
 
 

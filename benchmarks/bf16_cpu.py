@@ -6,14 +6,12 @@ also records what ``synthesis.precision`` decides here: ``native_bf16`` (AVX512-
 what ``runtime.precision: auto`` resolves to. On a CPU without native bf16, oneDNN has no fast bf16
 kernels and the ratio shows why ``auto`` picks fp32 there. Usage::
 
-    python benchmarks/bf16_cpu.py [--threads 1] [--repeats 3] [--output PATH]
+    python benchmarks/bf16_cpu.py [--threads 1] [--repeats 3] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +23,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 from synthesis.precision import NO_NATIVE_BF16, autocast, native_bf16, resolve_precision  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -67,9 +66,7 @@ def main() -> int:
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per precision")
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "bf16_cpu.json", help="JSON output"
-    )
+    add_out_option(parser, "bf16_cpu.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -78,12 +75,7 @@ def main() -> int:
     seconds = {p: step_seconds(net, x, p, args.repeats) for p in ("fp32", "bf16")}
     result = {
         "benchmark": "bf16_cpu",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "threads": args.threads,
-        },
-        "torch": torch.__version__,
+        "machine": machine_record(threads=args.threads),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": native_bf16(CPU),
         "auto_resolves_to": resolve_precision("auto", CPU),
@@ -95,9 +87,7 @@ def main() -> int:
         f"fp32 {seconds['fp32']:.3f} s, bf16 {seconds['bf16']:.3f} s ({result['bf16_over_fp32']}x); "
         f"native bf16: {result['native_bf16']}; auto -> {result['auto_resolves_to']}"
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.output}")
+    write_record(args.out, result)
     return 0
 
 

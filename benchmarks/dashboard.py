@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -49,6 +48,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
+
 # page (its URL) -> its name in the sidebar
 PAGES = {
     "overview": "Overview",
@@ -270,9 +271,7 @@ def main() -> int:
     parser.add_argument("results", nargs="*", default=["outputs"], help="results folders (default: outputs)")
     parser.add_argument("--repeats", type=int, default=3, help="warm visits per page")
     parser.add_argument("--steps", type=int, default=10, help="slider steps timed on the side-by-side page")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "dashboard_cpu.json", help="JSON output"
-    )
+    add_out_option(parser, "dashboard_cpu.json")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
@@ -336,13 +335,7 @@ def main() -> int:
     slowest = max(pages, key=lambda n: pages[n]["warm_s"])
     record = {
         "benchmark": "dashboard",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_record(load_average_at_end=[round(x, 2) for x in os.getloadavg()]),
         "results": args.results,
         "measured": (
             "from navigating (by URL, or by a click in the sidebar for switch_s) until the server's "
@@ -358,9 +351,7 @@ def main() -> int:
         "all_warm_under_target": all(p["warm_s"] < TARGET_S for p in pages.values()),
         "all_switch_under_target": all(p["switch_s"] < TARGET_S for p in pages.values()),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 from synthesis.data import BatchList, DataError, PairDataset, load_target_clips  # noqa: E402
 
 
@@ -81,16 +79,14 @@ def main() -> int:
     parser.add_argument("--sizes", default="512x256,1024x512", help="comma-separated WIDTHxHEIGHT sizes")
     parser.add_argument("--workers", default="0,1,2,4", help="comma-separated loader process counts")
     parser.add_argument("--batches", type=int, default=300, help="single-pair batches per setting")
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results" / "data_loading_cpu.json"), help="JSON output"
-    )
+    add_out_option(parser, "data_loading_cpu.json")
     args = parser.parse_args()
     try:
         clips = load_target_clips(args.dataset, split=args.split)
     except DataError as exc:
         print(f"{exc} (the default is `make demo`'s dataset; or pass --dataset)", file=sys.stderr)
         return 2
-    rows = []
+    rows: list[dict[str, Any]] = []
     # A fresh frame cache, so that the cache fill is timed and the user's cache is left alone.
     with tempfile.TemporaryDirectory(prefix="dancenow-bench-frames-") as cache:
         for size in args.sizes.split(","):
@@ -113,12 +109,7 @@ def main() -> int:
                 )
     record = {
         "benchmark": "data_loading",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_record(),
         "dataset": args.dataset,
         "split": args.split,
         "clips": [c.clip_id for c in clips],
@@ -126,9 +117,7 @@ def main() -> int:
         "sticks": "drawn in the loader processes (data.render_sticks: loader)",
         "results": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -10,17 +10,20 @@ figures and writes JSON (default ``benchmarks/results/dataset_build_cpu.json``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from dataset.build import BuildOptions, build_dataset
-from dataset.consent import write_synthetic_consent
-from dataset.demo import generate_demo
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
+from dataset.build import BuildOptions, build_dataset  # noqa: E402
+from dataset.consent import write_synthetic_consent  # noqa: E402
+from dataset.demo import generate_demo  # noqa: E402
 
 
 def main() -> None:
@@ -32,12 +35,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=2, help="number of source clips")
     parser.add_argument("--size", type=int, default=256, help="frame size in pixels")
     parser.add_argument("--workers", type=int, default=None, help="detector processes (default: all cores)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("benchmarks/results/dataset_build_cpu.json"),
-        help="JSON results file",
-    )
+    add_out_option(parser, "dataset_build_cpu.json")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +52,7 @@ def main() -> None:
         )
         render_s = time.perf_counter() - t
         for subject in sorted({c.subject_id for c in clips}):
-            roles = [c.role for c in clips if c.subject_id == subject]
+            roles: list[str] = [c.role for c in clips if c.subject_id == subject]
             write_synthetic_consent(root / "raw" / subject, subject, roles, signed=date(2026, 1, 1))
         n_frames = sum(c.n_frames for c in clips)
         runs = {}
@@ -79,7 +77,7 @@ def main() -> None:
             )
     result = {
         "benchmark": "dataset_build",
-        "device": f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine_record(),
         "frames": n_frames,
         "size": args.size,
         "workers": args.workers or os.cpu_count(),
@@ -87,9 +85,7 @@ def main() -> None:
         "runs": runs,
     }
     print(f"demo rendering: {n_frames / render_s:.1f} frames/s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    write_record(args.out, result)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import RESULTS, add_out_option, machine_record, write_record  # noqa: E402
 
 
 def classifier_rate(detector: Any, device: str, batch: int, repeats: int) -> float:
@@ -56,9 +56,7 @@ def main() -> int:
     parser.add_argument("--max-frames", type=int, nargs="+", default=[64, 0], help="frames judged (0 = all)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64], help="classifier batch sizes")
     parser.add_argument("--repeats", type=int, default=3, help="runs per setting (best kept)")
-    parser.add_argument(
-        "--out", default=None, help="JSON output (default: benchmarks/results/detection_{cpu,cuda}.json)"
-    )
+    add_out_option(parser, "benchmarks/results/detection_{cpu,cuda}.json by device")
     args = parser.parse_args()
 
     import torch
@@ -92,7 +90,7 @@ def main() -> int:
         finally:
             pose_seconds[0] += time.perf_counter() - start
 
-    detect.person_boxes_in = timed_boxes  # type: ignore[assignment]
+    detect.person_boxes_in = timed_boxes
     end_to_end = []
     for max_frames in args.max_frames:
         best: dict[str, Any] | None = None
@@ -116,19 +114,11 @@ def main() -> int:
         end_to_end.append(best)
         print(f"detect_video, {best['frames_judged']} frames judged: {best['frames_per_s']:.1f} frames/s "
               f"(pose detector {best['pose_share']:.0%} of the time); verdict {best['verdict']}")  # fmt: skip
-    detect.person_boxes_in = original  # type: ignore[assignment]
+    detect.person_boxes_in = original
 
-    machine: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
-    if torch.cuda.is_available():
-        machine["device"] = torch.cuda.get_device_name(0)
     record = {
         "benchmark": "detection",
-        "machine": machine,
+        "machine": machine_record(cpu_threads=torch.get_num_threads()),
         "detector": {
             "path": args.model,
             "input_size": detector.input_size,
@@ -139,13 +129,7 @@ def main() -> int:
         "end_to_end": end_to_end,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    out = Path(
-        args.out
-        or ROOT / "benchmarks" / "results" / f"detection_{'cuda' if len(devices) > 1 else 'cpu'}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_record(args.out or RESULTS / f"detection_{'cuda' if len(devices) > 1 else 'cpu'}.json", record)
     return 0
 
 

@@ -17,9 +17,6 @@ includes decoding them; each run records the frame-cache files it added.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import RESULTS, add_out_option, machine_record, write_record  # noqa: E402
 
 
 def frame_cache_files() -> set[str]:
@@ -41,7 +40,7 @@ def summarise(result: dict[str, Any], run: int, cache_added: list[str]) -> dict[
     frames = int(result["frames"])
     timings = {k: float(v) for k, v in result["timings_s"].items()}
     total = timings.get("total") or sum(timings.values())
-    stages = {
+    stages: dict[str, dict[str, Any]] = {
         name: {
             "seconds": seconds,
             "frames_per_s": frames / seconds if seconds > 0 else None,
@@ -99,11 +98,7 @@ def main() -> int:
         choices=["alex", "vgg"],
         help="LPIPS backbones, one set of runs each (default: alex)",
     )
-    parser.add_argument(
-        "--out",
-        default=None,
-        help="JSON output (default: benchmarks/results/evaluation_cpu.json, evaluation_cuda.json with CUDA)",
-    )
+    add_out_option(parser, "benchmarks/results/evaluation_{cpu,cuda}.json by device")
     args = parser.parse_args()
     if args.max_frames < 1 or args.repeats < 1:
         parser.error("--max-frames and --repeats must be at least 1")
@@ -116,7 +111,7 @@ def main() -> int:
     from synthesis.evaluate import EvaluationError, evaluate
 
     cuda = torch.cuda.is_available()
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"evaluation_{'cuda' if cuda else 'cpu'}.json")
+    out = args.out or RESULTS / f"evaluation_{'cuda' if cuda else 'cpu'}.json"
     results: dict[str, Any] = {}
     last: dict[str, Any] = {}
     run_index = 0  # over all backbones: only the first run of the process can fill the frame cache
@@ -148,18 +143,9 @@ def main() -> int:
                 f"generation {best['generation_frames_per_s']:.2f} frames/s",
                 flush=True,
             )
-    machine: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if cuda:
-        machine["device"] = torch.cuda.get_device_name(0)
     record = {
         "benchmark": "evaluation",
-        "machine": machine,
-        "torch": torch.__version__,
+        "machine": machine_record(torch_threads=torch.get_num_threads()),
         "model": str(args.model),
         "dataset": last.get("dataset"),
         "subject": last.get("subject"),
@@ -169,9 +155,7 @@ def main() -> int:
         "frame_cache": "left as it is; a run with frame_cache_files_added includes decoding test frames",
         "lpips": results,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_record(out, record)
     return 0
 
 

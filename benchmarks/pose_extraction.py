@@ -17,7 +17,7 @@ busy machine says so.
 Targets: pipeline overhead ≤ 10 % versus bare in one process; all cores ≥ 1.8× one process on a
 2-core machine. Usage::
 
-    python benchmarks/pose_extraction.py [VIDEO] [--seconds 20] [--repeats 2] [--output PATH]
+    python benchmarks/pose_extraction.py [VIDEO] [--seconds 20] [--repeats 2] [--out PATH]
 
 Without VIDEO, a clip is generated: the demo dancer (``dataset.demo``'s target routine) when that
 package is present, else the astronaut photo moving around the frame.
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -39,7 +38,11 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "pose_extraction_cpu.json"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
+
 SIZE = 256
 FPS = 30
 
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=None, help="workers for the all-cores mode (default: all)"
     )
     parser.add_argument("--repeats", type=int, default=1, help="repeat each mode, keep the fastest")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    add_out_option(parser, "pose_extraction_cpu.json")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("GLOG_minloglevel", "2")
@@ -246,13 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "benchmark": "pose_extraction",
-        "machine": {
-            "cores": cores,
-            "processor": platform.processor() or platform.machine(),
-            "python": sys.version.split()[0],
-            "mediapipe": mp.__version__,
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-        },
+        "machine": machine_record(
+            cores=cores,
+            mediapipe=mp.__version__,
+            load_average_at_end=[round(v, 2) for v in os.getloadavg()],
+        ),
         "video": {
             "source": source,
             "frames": n,
@@ -268,12 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             "all_cores_ge_1_8x_one_process": speedup >= 1.8,
         },
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.output.with_name(args.output.name + ".tmp")
-    tmp_out.write_text(json.dumps(report, indent=2) + "\n")
-    tmp_out.replace(args.output)
     print(json.dumps(ratios, indent=2))
-    print(f"one MediaPipe process keeps {results['bare']['cores_used']:.2f} cores busy; wrote {args.output}")
+    print(f"one MediaPipe process keeps {results['bare']['cores_used']:.2f} cores busy")
+    write_record(args.out, report)
     return 0
 
 

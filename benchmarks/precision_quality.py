@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 from synthesis.backbones import load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.data import PairDataset, epoch_batches, load_target_clips  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=150, help="training steps per precision")
     parser.add_argument("--eval-pairs", type=int, default=32, help="held-out pairs to evaluate")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "precision_quality_cpu.json"))
+    add_out_option(parser, "precision_quality_cpu.json")
     add_bf16_anyway_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -106,8 +106,7 @@ def main() -> int:
         )
     record = {
         "benchmark": "precision_quality",
-        "machine": {"platform": platform.platform(), "threads": args.threads},
-        "torch": torch.__version__,
+        "machine": machine_record(threads=args.threads),
         "config": str(Path(args.config).name),
         "backbone": info.to_dict(),
         "steps": args.steps,
@@ -119,10 +118,8 @@ def main() -> int:
             "test_vgg_ratio": results["bf16"]["test_vgg"] / results["fp32"]["test_vgg"],
         },
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record["bf16_vs_fp32"]))
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -26,8 +26,6 @@ import dataclasses
 import itertools
 import json
 import os
-import platform
-import re
 import shutil
 import socket
 import statistics
@@ -43,6 +41,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import (  # noqa: E402
+    RESULTS,
+    add_out_option,
+    cpu_name,
+    device_slug,
+    machine_record,
+    write_record,
+)
 from benchmarks.train_step import make_batch  # noqa: E402
 from synthesis.backbones import load_vgg  # noqa: E402
 from synthesis.config import TrainConfig, load_config  # noqa: E402
@@ -69,19 +75,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
-
-
-def device_slug(device: torch.device) -> str:
-    if device.type == "cpu":
-        return "cpu"
-    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(0).lower()).strip("-")
 
 
 def step_times(log_path: Path, warmup: int) -> list[float]:
@@ -245,7 +238,7 @@ def main() -> int:
     add("--allreduce-iters", type=int, default=30, help="timed steps of all-reduces per worker count")
     add("--bucket-mb", type=float, default=25.0, help="all-reduce bucket size in MB (DDP's default: 25)")
     add("--cores", type=int, default=len(os.sched_getaffinity(0)), help="CPUs for Ray, shared by the workers")
-    add("--out", default=None, help="JSON output (default: benchmarks/results/scaling_<cpu|gpu name>.json)")
+    add_out_option(parser, "benchmarks/results/scaling_<cpu|gpu name>.json by device")
     args = parser.parse_args()
 
     cuda = torch.cuda.is_available()
@@ -309,9 +302,8 @@ def main() -> int:
             "name": name,
             "gpus": torch.cuda.device_count() if cuda else 0,
             "cores": args.cores,
-            "platform": platform.platform(),
         },
-        "torch": torch.__version__,
+        "machine": machine_record(),
         "ray": ray.__version__,
         "config": os.path.relpath(args.config, ROOT),
         "precision": resolve_precision(config.runtime.precision, device, warn=False),
@@ -322,14 +314,7 @@ def main() -> int:
         "definitions": DEFINITIONS,
         "results": rows,
     }
-    out = (
-        Path(args.out)
-        if args.out
-        else ROOT / "benchmarks" / "results" / f"scaling_{device_slug(device)}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_record(args.out or RESULTS / f"scaling_{device_slug(device)}.json", record)
     return 0
 
 

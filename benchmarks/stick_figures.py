@@ -21,16 +21,15 @@ Context measured alongside, so the figures can be read on a shared or slow machi
 Targets: at 256×256, batch 8, comfortably above 200 frames/s on 2 threads; at 512×256 negligible next
 to a multi-second training step. Usage::
 
-    python benchmarks/stick_figures.py [--threads 2] [--repeats 9] [--device cpu] [--output PATH]
+    python benchmarks/stick_figures.py [--threads 2] [--repeats 9] [--device cpu] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +38,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthesis.stick_figure import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import RESULTS, add_out_option, machine_record, write_record  # noqa: E402
+from synthesis.stick_figure import (  # noqa: E402
     SEGMENT_COLOURS,
     SEGMENT_KINDS,
     SEGMENT_POINTS,
@@ -47,7 +50,6 @@ from synthesis.stick_figure import (
     render_stick_figures,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = ((128, 128), (256, 256), (512, 256), (1024, 512))  # (width, height)
 BATCHES = (1, 8)
 DESIGN = 256  # the demo poses are rendered on a 256×256 canvas
@@ -168,27 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per case (median)")
     parser.add_argument("--device", default="cpu", help="torch device to render on (default cpu)")
     parser.add_argument("--no-cv2", action="store_true", help="skip the OpenCV yardstick")
-    parser.add_argument(
-        "--output", type=Path, default=None, help="JSON path (default results/stick_figures_<device>.json)"
-    )
+    add_out_option(parser, "benchmarks/results/stick_figures_<device>.json")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    output = args.output or RESULTS / f"stick_figures_{device.type}.json"
+    output = args.out or RESULTS / f"stick_figures_{device.type}.json"
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     n = max(BATCHES)
     demo = _demo_poses(n)
     design, source = demo if demo is not None else (_builtin_poses(n), "built-in standing figure")
-    cpu_name = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     cases = []
     busy_start, own_start = _busy_seconds(), time.process_time()
     for width, height in SIZES:
@@ -236,24 +228,18 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "stick_figures",
-        "machine": {
-            "cpu": cpu_name,
-            "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-            "other_processes_cpu_seconds": other,
-        },
+        "machine": machine_record(
+            torch_threads=torch.get_num_threads(),
+            device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+            load_average_at_end=[round(v, 2) for v in os.getloadavg()],
+            other_processes_cpu_seconds=other,
+        ),
         "poses": source,
         "repeats": args.repeats,
         "sizes": "width×height",
         "cases": cases,
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {output}")
+    write_record(output, result)
     return 0
 
 

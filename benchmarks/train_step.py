@@ -15,9 +15,6 @@ timed only where the CPU has it natively (AVX512-BF16 or AMX) or with ``--bf16-a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 from synthesis.backbones import VGGFeatures, load_vgg  # noqa: E402
 from synthesis.config import load_config  # noqa: E402
 from synthesis.losses import VGGPerceptualLoss  # noqa: E402
@@ -99,9 +97,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up, 256x128 only")
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results" / "train_step_cpu.json"), help="JSON output"
-    )
+    add_out_option(parser, "train_step_cpu.json")
     parser.add_argument("--sizes", default="256x128,512x256", help="comma-separated WIDTHxHEIGHT sizes")
     add_bf16_anyway_option(parser)
     args = parser.parse_args()
@@ -155,13 +151,7 @@ def main() -> int:
     )
     record = {
         "benchmark": "train_step",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-            "threads": args.threads,
-        },
-        "torch": torch.__version__,
+        "machine": machine_record(threads=args.threads),
         "malloc_retains_freed_memory": retained,
         "reference": "STACK.md: the paper's public release, same configuration, fp32, 2 threads, batch 1",
         "bf16_timed": time_bf16,
@@ -173,9 +163,7 @@ def main() -> int:
             "images_per_s_per_worker": images_per_s,
         },
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -42,7 +42,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -58,7 +57,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scaling import device_slug  # noqa: E402
+from benchmarks.record import (  # noqa: E402
+    RESULTS,
+    add_out_option,
+    cpu_name,
+    device_slug,
+    machine_record,
+    write_record,
+)
 from benchmarks.train_step import make_batch  # noqa: E402
 from dataset.keypoints import BODY  # noqa: E402
 from synthesis.backbones import load_vgg  # noqa: E402
@@ -190,7 +196,7 @@ def measure(
         module.to(device)
         if config.runtime.channels_last:
             module.to(memory_format=torch.channels_last)
-        models.wrapped[name] = torch.compile(module) if config.runtime.compile else module
+        models.wrapped[name] = torch.compile(module) if config.runtime.compile else module  # type: ignore[assignment]
     if variant == "baseline":
         models.optimizers = {name: plain_adam(opt, config) for name, opt in models.optimizers.items()}
     vgg, info = load_vgg(config.loss.backbone)
@@ -275,8 +281,7 @@ def device_record(device: torch.device, threads: int) -> dict[str, Any]:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return {"type": "cuda", "name": name, "capability": list(torch.cuda.get_device_capability(device))}
-    processor = platform.processor() or platform.machine()
-    return {"type": "cpu", "name": f"{processor} ({os.cpu_count()} CPUs)", "threads": threads}
+    return {"type": "cpu", "name": f"{cpu_name()} ({os.cpu_count()} CPUs)", "threads": threads}
 
 
 def parse_args() -> argparse.Namespace:
@@ -318,11 +323,7 @@ def parse_args() -> argparse.Namespace:
         default=True,
         help="also run local1024 with runtime.activation_checkpointing=true (optimised variants; default: on)",
     )
-    parser.add_argument(
-        "--out",
-        default=None,
-        help="JSON output (default: benchmarks/results/train_throughput_<device-slug>.json)",
-    )
+    add_out_option(parser, "benchmarks/results/train_throughput_<device-slug>.json")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # KEY:VARIANT:COUNT_FLOPS
     return parser.parse_args()
 
@@ -347,7 +348,7 @@ def main() -> int:
         raise SystemExit(f"--configs: unknown {unknown}; choose from global512, local1024, face1024")
     if args.activation_checkpointing and "local1024" in keys:
         keys.insert(keys.index("local1024") + 1, "local1024+ckpt")
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"train_throughput_{device_slug(device)}.json")
+    out = args.out or RESULTS / f"train_throughput_{device_slug(device)}.json"
     peaks = peak_flops(device)
     for dtype, peak in peaks.items():
         print(f"peak {dtype}: {peak['flops'] / 1e12:.2f} TFLOP/s ({peak['source']})", flush=True)
@@ -407,9 +408,8 @@ def main() -> int:
             flush=True,
         )
         record = make_record(device, args.threads, settings, peaks, rows, complete=len(rows) == len(plan))
-        write_json(out, record)
+        write_record(out, record)  # after every row: a run cut short keeps the rows done
     print_summary(record, cuda)
-    print(f"wrote {out}")
     return 0
 
 
@@ -446,6 +446,7 @@ def make_record(
         "benchmark": "train_throughput",
         "complete": complete,
         "device": device_record(device, threads),
+        "machine": machine_record(),
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": settings,
@@ -478,14 +479,6 @@ def make_record(
         "speedups": speedups,
         "activation_checkpointing": checkpointing,
     }
-
-
-def write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write atomically: a run stopped mid-write leaves the previous complete file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(partial, path)
 
 
 def print_summary(record: dict[str, Any], cuda: bool) -> None:

@@ -12,9 +12,7 @@ synthesis part alone), in fp32 and, where the CPU has native bf16 (or with ``--b
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bf16_cpu import add_bf16_anyway_option, bf16_timed_here  # noqa: E402
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 
 
 def main() -> int:
@@ -37,9 +36,7 @@ def main() -> int:
         default=str(ROOT / "outputs" / "demo" / "raw" / "demo-dancer-1" / "source" / "dance.mp4"),
         help="source video",
     )
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results" / "transfer_cpu.json"), help="JSON output"
-    )
+    add_out_option(parser, "transfer_cpu.json")
     add_bf16_anyway_option(parser)
     args = parser.parse_args()
     for path in (args.model, args.source):
@@ -81,11 +78,7 @@ def main() -> int:
             )
     record = {
         "benchmark": "transfer",
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-        },
+        "machine": machine_record(torch_threads=torch.get_num_threads()),
         "source": {
             "path": str(Path(args.source).name),
             "width": info.width,
@@ -96,9 +89,7 @@ def main() -> int:
         "target_frames_per_s": 10.0,
         "runs": runs,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -29,9 +29,7 @@ at 1 Mbit/s at 256×256 the mark is detected in ≥ 99 % of the videos.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import add_out_option, machine_record, write_record  # noqa: E402
 
 TARGET_ATTACK = "h264_1M"
 TARGET_RATE = 0.99
@@ -188,9 +188,7 @@ def main() -> int:
     parser.add_argument(
         "--max-frames", type=int, default=64, help="frames per segment the detector votes over (default: 64)"
     )
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks" / "results" / "watermark_cpu.json"), help="JSON output"
-    )
+    add_out_option(parser, "watermark_cpu.json")
     args = parser.parse_args()
     if args.segment_frames < 1 or args.videos < 1 or args.max_frames < 1:
         parser.error("--segment-frames, --videos and --max-frames must be at least 1")
@@ -306,16 +304,12 @@ def main() -> int:
 
     record = {
         "benchmark": "watermark",
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "opencv": cv2.__version__,
-            "opencv_threads": cv2.getNumThreads(),
-            "pyav": av.__version__,
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-        },
+        "machine": machine_record(
+            opencv=cv2.__version__,
+            opencv_threads=cv2.getNumThreads(),
+            pyav=av.__version__,
+            load_average_at_end=[round(v, 2) for v in os.getloadavg()],
+        ),
         "method": METHOD,
         "match_threshold": MATCH_THRESHOLD,
         "sources": [
@@ -345,9 +339,7 @@ def main() -> int:
         "per_segment": per_segment,
         "seconds": elapsed,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, record)
     return 0
 
 

@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("--max-frames", type=int, nargs="+", default=[64, 0], help="frames judged (0 = all)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64], help="classifier batch sizes")
     parser.add_argument("--repeats", type=int, default=3, help="runs per setting (best kept)")
-    add_out_option(parser, "benchmarks/results/detection_{cpu,cuda}.json by device")
+    add_out_option(parser, by_device="detection_{cpu,cuda}.json")
     args = parser.parse_args()
 
     import torch

@@ -98,7 +98,7 @@ def main() -> int:
         choices=["alex", "vgg"],
         help="LPIPS backbones, one set of runs each (default: alex)",
     )
-    add_out_option(parser, "benchmarks/results/evaluation_{cpu,cuda}.json by device")
+    add_out_option(parser, by_device="evaluation_{cpu,cuda}.json")
     args = parser.parse_args()
     if args.max_frames < 1 or args.repeats < 1:
         parser.error("--max-frames and --repeats must be at least 1")

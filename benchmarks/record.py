@@ -79,17 +79,22 @@ def machine_record(**extra: Any) -> dict[str, Any]:
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def add_out_option(parser: argparse.ArgumentParser, default: str) -> None:
-    """Every benchmark's ``--out`` (alias ``--output``): where its JSON goes. ``default`` is a file
-    name under benchmarks/results/, or a phrase (the script then picks the file by device)."""
-    is_file = default.endswith(".json")
+def add_out_option(
+    parser: argparse.ArgumentParser, file_name: str | None = None, *, by_device: str | None = None
+) -> None:
+    """Every benchmark's ``--out`` (alias ``--output``): where its JSON goes. The default is
+    ``file_name`` under benchmarks/results/, or, for a script that names its file after the device
+    it ran on, None (the script fills in ``by_device``, the pattern the help shows)."""
+    if (file_name is None) == (by_device is None):
+        raise ValueError("add_out_option: give file_name or by_device")
+    shown = f"benchmarks/results/{file_name}" if file_name else f"benchmarks/results/{by_device}, by device"
     parser.add_argument(
         "--out",
         "--output",
         dest="out",
         type=Path,
-        default=RESULTS / default if is_file else None,
-        help=f"JSON results file (default: {'benchmarks/results/' + default if is_file else default})",
+        default=RESULTS / file_name if file_name else None,
+        help=f"JSON results file (default: {shown})",
     )
 
 

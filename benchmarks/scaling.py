@@ -238,7 +238,7 @@ def main() -> int:
     add("--allreduce-iters", type=int, default=30, help="timed steps of all-reduces per worker count")
     add("--bucket-mb", type=float, default=25.0, help="all-reduce bucket size in MB (DDP's default: 25)")
     add("--cores", type=int, default=len(os.sched_getaffinity(0)), help="CPUs for Ray, shared by the workers")
-    add_out_option(parser, "benchmarks/results/scaling_<cpu|gpu name>.json by device")
+    add_out_option(parser, by_device="scaling_<cpu or GPU name>.json")
     args = parser.parse_args()
 
     cuda = torch.cuda.is_available()

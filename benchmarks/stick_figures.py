@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per case (median)")
     parser.add_argument("--device", default="cpu", help="torch device to render on (default cpu)")
     parser.add_argument("--no-cv2", action="store_true", help="skip the OpenCV yardstick")
-    add_out_option(parser, "benchmarks/results/stick_figures_<device>.json")
+    add_out_option(parser, by_device="stick_figures_<cpu or cuda>.json")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)

@@ -323,7 +323,7 @@ def parse_args() -> argparse.Namespace:
         default=True,
         help="also run local1024 with runtime.activation_checkpointing=true (optimised variants; default: on)",
     )
-    add_out_option(parser, "benchmarks/results/train_throughput_<device-slug>.json")
+    add_out_option(parser, by_device="train_throughput_<cpu or GPU name>.json")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # KEY:VARIANT:COUNT_FLOPS
     return parser.parse_args()
 

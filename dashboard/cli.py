@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-upload-mb",
         type=int,
         default=DEFAULT_MAX_UPLOAD_MB,
-        help="largest video the forensics page accepts for a verdict",
+        help="largest video, in MB, that the forensics page accepts for a verdict",
     )
     p.set_defaults(func=cmd_dashboard)
 

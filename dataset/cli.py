@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -20,18 +21,66 @@ DEMO_DATASET = DEMO_ROOT / "dataset"
 DEMO_CONSENT_SIGNED = date(2026, 1, 1)  # fixed so that the demo is deterministic
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default, except None and False (the help line says what unset means)."""
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except None and False (the help line says what unset means).
+
+    Descriptions are wrapped paragraph by paragraph (a blank line in the text starts a new one), and
+    no line is broken at a hyphen, so that paths such as ``outputs/runs/detector-demo`` stay whole
+    and can be copied."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(
+            textwrap.fill(
+                " ".join(paragraph.split()),
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+            for paragraph in text.split("\n\n")
+        )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (counts of workers, frames)."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def count_or_all(text: str) -> int:
+    """An argparse type: an integer of at least 0, where 0 means all."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all) or more, got {text}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
 
 def add_config_options(parser: argparse.ArgumentParser, default: str, what: str) -> None:
     """``--config`` (a YAML file of ray_configs/) and repeatable ``--set`` overrides."""
-    parser.add_argument("--config", default=default, help=f"{what} config YAML (see ray_configs/)")
+    parser.add_argument(
+        "--config",
+        default=default,
+        help=f"{what} config YAML (see ray_configs/; when the default file is missing, as outside a checkout "
+        "of the repository, the built-in defaults)",
+    )
     parser.add_argument(
         "--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field (repeatable)"
     )
@@ -76,7 +125,11 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
         help="pose detector backend",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="detector processes (default: all cores of this machine)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="detector processes, or Ray actors with --backend ray (default: every core of this machine; "
+        "with ray, every CPU of the cluster)",
     )
     parser.add_argument(
         "--backend",
@@ -93,8 +146,8 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         type=Path,
         default=None,
-        help="pose cache, keyed by video content and detector version (default: $DANCENOW_CACHE or "
-        "~/.cache/dancenow/poses); makes re-runs and interrupted runs resume",
+        help="pose cache, keyed by video content and detector version (default: $DANCENOW_CACHE/poses, "
+        "else ~/.cache/dancenow/poses); makes re-runs and interrupted runs resume",
     )
     parser.add_argument(
         "--smoothing",
@@ -309,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-fraction",
         type=_fraction,
         default=0.2,
-        help="last fraction of each target clip held out as test",
+        help="last fraction of each target clip held out as test, in [0, 1)",
     )
     p.add_argument(
         "--as-of",
@@ -348,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--gated",
         choices=("manual", "auto", "none"),
         default="manual",
-        help="access requests: manual = each approved by you, auto = granted on acknowledgement",
+        help="access requests: manual = each approved by you, auto = granted on acknowledgement, "
+        "none = not gated (anyone can download)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="print what would be uploaded and deleted; send nothing"
@@ -409,9 +463,22 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command's own parser that ``args`` went through: ``dancenow dataset build``'s for
+    ``dancenow dataset build ...``."""
+    while True:
+        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subcommands[0].dest, None) if subcommands else None
+        if name not in (subcommands[0].choices if subcommands else {}):
+            return parser
+        parser = subcommands[0].choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would show the top-level usage; show the one of the command that was meant
+        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code: int = args.func(args)
     except _known_errors() as exc:

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dataset.cli import _Formatter, add_config_options, config_file
+from dataset.cli import _Formatter, add_config_options, config_file, count_or_all
 
 DETECTOR_CONFIG = "ray_configs/detector_demo.yaml"
 DETECTOR_RESULTS = "outputs/evaluation/forensics-demo"
@@ -146,12 +146,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("video", help="video file (mp4 or anything the decoder reads)")
     p.add_argument("--record", default=None, help="provenance record (default: VIDEO.provenance.json)")
     p.add_argument(
-        "--max-frames", type=int, default=64, help="frames read for the watermark vote, spread evenly"
+        "--max-frames",
+        type=count_or_all,
+        default=64,
+        help="frames read for the watermark vote, spread evenly (0 = all)",
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_verify)
 
-    from .config import DEFAULT_DETECTOR_PATH
+    from .config import DEFAULT_DETECTOR_PATH, ROBUSTNESS_CONDITIONS
 
     p = commands.add_parser(
         "detect",
@@ -166,7 +169,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", default=str(DEFAULT_DETECTOR_PATH), help="detector checkpoint (forensics train)"
     )
-    p.add_argument("--max-frames", type=int, default=64, help="frames judged, spread evenly (0 = all)")
+    p.add_argument(
+        "--max-frames", type=count_or_all, default=64, help="frames judged, spread evenly (0 = all)"
+    )
     p.add_argument("--frames", action="store_true", help="also list every judged frame's score")
     p.add_argument("--json", action="store_true", help="print the full report(s) as JSON")
     p.set_defaults(func=cmd_detect)
@@ -211,7 +216,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="detector data folder (default: the one it was trained on)")
     p.add_argument("--out", default=DETECTOR_RESULTS, help="results folder")
     p.add_argument(
-        "--conditions", default=None, help="comma-separated robustness conditions (default: all; see README)"
+        "--conditions",
+        default=None,
+        help=f"comma-separated robustness conditions, from {', '.join(ROBUSTNESS_CONDITIONS)} (default: all; "
+        "clean is always included)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)

@@ -18,6 +18,18 @@ from pydantic import Field, model_validator
 from synthesis.config import RuntimeConfig, _Section, load_typed_config, validate_config
 
 DEFAULT_DETECTOR_PATH = Path("outputs/runs/detector-demo/detector.pt")  # what `make demo` trains
+# The conditions of `forensics evaluate`'s robustness table, in its order (made in forensics.evaluate);
+# here so that the command line names them without importing the evaluation.
+ROBUSTNESS_CONDITIONS = (
+    "clean",
+    "jpeg-75",
+    "jpeg-50",
+    "h264-500k",
+    "h264-250k",
+    "resize-0.5",
+    "blur-1",
+    "blur-2",
+)
 
 
 class GeneratorSpec(_Section):

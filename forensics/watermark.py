@@ -145,7 +145,7 @@ def detect_in_frames(frames: Iterable[np.ndarray]) -> WatermarkReport:
 
 
 def detect_watermark(video: str | os.PathLike[str] | bytes, max_frames: int = 64) -> WatermarkReport:
-    """Look for the mark in up to ``max_frames`` frames spread evenly over ``video``.
+    """Look for the mark in up to ``max_frames`` frames spread evenly over ``video`` (0: all).
 
     Raises :class:`dataset.video.VideoError` (naming the file) for a corrupt or empty video.
     """
@@ -155,7 +155,7 @@ def detect_watermark(video: str | os.PathLike[str] | bytes, max_frames: int = 64
 
     reader = VideoReader(video if isinstance(video, bytes) else str(video))
     count = len(reader)
-    picks = spread_indices(count, max_frames)
+    picks = spread_indices(count, max_frames if max_frames > 0 else count)
     return detect_in_frames(reader.get_batch(picks))
 
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataset.cli import _Formatter, add_config_options, config_file
+from dataset.cli import _Formatter, add_config_options, config_file, positive_int
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -158,7 +158,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a target subject's model on Ray Train (1 CPU worker to N GPU workers). "
         "`body` trains the temporal body GAN (global generator, then the local enhancer if configured); "
         "`face` then trains the face residual GAN on top of the frozen body model. "
-        "Runs live in OUTPUT_DIR/NAME; running the same command again resumes from the latest checkpoint.",
+        "A run lives in the folder RUN = the config's runtime.output_dir/NAME (outputs/runs/demo for the demo); "
+        "running the same command again resumes from the latest checkpoint.",
         formatter_class=_Formatter,
     )
     stages = train.add_subparsers(dest="stage", required=True, metavar="{body,face}")
@@ -169,7 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = stages.add_parser(stage, help=text, description=f"Train {text}.", formatter_class=_Formatter)
         add_config_options(p, DEMO_CONFIG, "training")
         p.add_argument("--name", default=None, help="run name (default: the config's name)")
-        p.add_argument("--workers", type=int, default=None, help="Ray Train workers (default: the config's)")
+        p.add_argument(
+            "--workers", type=positive_int, default=None, help="Ray Train workers (default: the config's)"
+        )
         p.add_argument("--gpu", action="store_true", help="one GPU per worker")
         if stage == "face":
             p.add_argument("--body", default=None, help="body checkpoint (default: RUN/body.pt)")
@@ -202,16 +205,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--detector", choices=available_detectors(), default="mediapipe-holistic", help="pose detector"
     )
-    p.add_argument("--workers", type=int, default=None, help="pose detector processes (default: all cores)")
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="pose detector processes (default: all cores)"
+    )
     p.add_argument(
         "--smoothing", choices=["auto", "median", "gaussian", "none"], default="auto", help="pose smoothing"
     )
-    p.add_argument("--max-frames", type=int, default=None, help="transfer only the first N frames")
+    p.add_argument(
+        "--max-frames",
+        type=positive_int,
+        default=None,
+        help="transfer only the first N frames (default: all)",
+    )
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="inference precision; auto: bf16 where the CPU has native bf16 (AVX512-BF16, AMX), else fp32",
+        help="inference precision: fp32 is exact; auto = bf16 where the hardware has it natively (a GPU, or a "
+        "CPU with AVX512-BF16 or AMX), faster there, else fp32; bf16 = always (slow on other CPUs)",
     )
     p.add_argument(
         "--normalization",
@@ -242,9 +253,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="dataset folder or Hub repo id with the target's test split (default: the one the model was trained on)",
     )
-    p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/RUN-STAGE)")
     p.add_argument(
-        "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"
+        "--out",
+        default=None,
+        help="results folder (default: outputs/evaluation/RUN-STAGE, after the checkpoint's folder and file, "
+        "such as demo-face; with --source, RUN-STAGE-transfer)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=positive_int,
+        default=None,
+        help="evaluate only the first N test frames (default: all)",
     )
     p.add_argument(
         "--source",
@@ -272,7 +291,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_options(p, DEMO_CONFIG, "training")
     p.add_argument("--out", default=None, help="results folder (default: outputs/evaluation/ablation-NAME)")
     p.add_argument(
-        "--max-frames", type=int, default=None, help="evaluate only the first N test frames (default: all)"
+        "--max-frames",
+        type=positive_int,
+        default=None,
+        help="evaluate only the first N test frames (default: all)",
     )
     p.add_argument(
         "--source",
@@ -282,7 +304,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clip", default=None, help="clip id in a dataset --source")
     p.add_argument(
         "--transfer-frames",
-        type=int,
+        type=positive_int,
         default=None,
         help="transfer only the first N source frames (default: all)",
     )

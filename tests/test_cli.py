@@ -1,0 +1,107 @@
+"""The `dancenow` command line itself: every command's help, and mistakes in the arguments answered
+by the command that was meant, in one line, before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataset.cli import build_parser, main
+from forensics.config import DEFAULT_DETECTOR_PATH, ROBUSTNESS_CONDITIONS
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        yield path
+    for action in subcommands:
+        for name, child in action.choices.items():
+            yield from _commands(child, (*path, name))
+
+
+def _parser(command: tuple[str, ...]) -> argparse.ArgumentParser:
+    parser = build_parser()
+    for name in command:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    return parser
+
+
+def _help(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_every_command_explains_itself_in_wrapped_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    commands = list(_commands(build_parser()))
+    assert ("dataset", "build") in commands and ("forensics", "evaluate") in commands and len(commands) >= 15
+    for command in commands:
+        text = _help(command, capsys)
+        assert text.startswith(f"usage: dancenow {' '.join(command)}"), text[:80]
+        # descriptions and help lines are wrapped; only an unbreakable word may run over
+        long = [line for line in text.splitlines() if len(line) > 100 and " " in line.strip()]
+        assert not long, (command, long)
+
+        # every option and argument says what it is for
+        silent = [a.dest for a in _parser(command)._actions if not a.help]
+        assert not silent, (command, silent)
+
+    # a default path is never broken at a hyphen, so it can be copied from the help
+    assert str(DEFAULT_DETECTOR_PATH) in _help(("forensics", "detect"), capsys)
+    evaluate = " ".join(_help(("forensics", "evaluate"), capsys).split())
+    assert all(name in evaluate for name in ROBUSTNESS_CONDITIONS)
+
+
+def test_the_robustness_conditions_named_in_the_help_are_the_ones_evaluated() -> None:
+    from forensics.evaluate import CONDITIONS
+
+    assert tuple(CONDITIONS) == ROBUSTNESS_CONDITIONS
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "message"),
+    [
+        (["dataset", "build", "--bogus"], "dancenow dataset build", "unrecognized arguments: --bogus"),
+        (["forensics", "evaluate", "--config", "x.yaml"], "dancenow forensics evaluate", "unrecognized"),
+        (["train", "body", "--workers", "0"], "dancenow train body", "--workers: must be at least 1, got 0"),
+        (["transfer", "--max-frames", "ten"], "dancenow transfer", "--max-frames: not a whole number: 'ten'"),
+        (
+            ["forensics", "verify", "v.mp4", "--max-frames", "-1"],
+            "dancenow forensics verify",
+            "0 (all) or more",
+        ),
+        (["pose", "extract", "v.mp4", "--workers", "-2"], "dancenow pose extract", "must be at least 1"),
+    ],
+)
+def test_a_wrong_argument_is_answered_by_the_command_meant(
+    argv: list[str], usage: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {usage} ") and message in err.strip().splitlines()[-1], err
+
+
+def test_verify_reads_every_frame_with_max_frames_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataset.video import VideoWriter
+
+    video = tmp_path / "plain.mp4"
+    with VideoWriter(video, fps=30) as writer:
+        for i in range(12):
+            writer.write(np.full((64, 64, 3), 60 + 8 * i, np.uint8))
+    assert main(["forensics", "verify", str(video), "--max-frames", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["watermark"]["frames"] == 12 and report["watermark"]["detected"] is False
+    assert report["provenance"]["found"] is False

@@ -143,7 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "The mark survives re-encoding and resizing; the record's file hash does not (it then says so).",
         formatter_class=_Formatter,
     )
-    p.add_argument("video", help="video file (mp4 or anything the decoder reads)")
+    p.add_argument("video", metavar="VIDEO", help="video file (mp4 or anything the decoder reads)")
     p.add_argument("--record", default=None, help="provenance record (default: VIDEO.provenance.json)")
     p.add_argument(
         "--max-frames",

@@ -225,18 +225,18 @@ def load_detector_checkpoint(path: str | os.PathLike[str], *, finished: bool = T
     import pickle
     import zipfile
 
-    from dataset.files import first_line
     from synthesis.checkpoint import FORMAT as SYNTHESIS_FORMAT
+    from synthesis.checkpoint import torch_load_safely, unreadable_reason
 
     path = Path(path)
     fix = "train one with `dancenow forensics train` and pass RUN/detector.pt"
     if not path.is_file():
         raise DetectorCheckpointError(f"{path}: no such detector checkpoint; {fix}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch_load_safely(path)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
         raise DetectorCheckpointError(
-            f"{path}: not a readable checkpoint ({first_line(exc, 160)}); {fix}"
+            f"{path}: not a readable checkpoint ({unreadable_reason(exc)}); {fix}"
         ) from None
     kind = state.get("format") if isinstance(state, dict) else None
     if kind == SYNTHESIS_FORMAT:

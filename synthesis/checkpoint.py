@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -103,14 +104,34 @@ def checkpoint_at_step(stage_dir: str | os.PathLike[str], step: int) -> Path:
     return steps[step]
 
 
+def torch_load_safely(path: str | os.PathLike[str]) -> Any:
+    """``torch.load`` with ``weights_only=True`` onto the CPU. Its warning about a file's pickle
+    protocol is kept off the terminal: such a file is refused anyway, and the error says so."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in a phrase for a one-line error. Its refusal of
+    a file it cannot safely unpickle is a paragraph about PyTorch 2.6's new default whose one useful
+    part is the reason at its end ("Unsupported operand 103" for a file that is no pickle at all)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker not in text:
+        return first_line(exc, 160)
+    reason = next((line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()), "")
+    return f"torch's safe loader refused it: {reason[:120]}" if reason else "torch's safe loader refused it"
+
+
 def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None) -> dict[str, Any]:
     """Load and validate a checkpoint; ``stage`` ("body"/"face") requires that stage's models."""
     path = resolve_checkpoint_path(target)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch_load_safely(path)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
         raise CheckpointError(
-            f"{path}: not a readable dancenow checkpoint ({first_line(exc, 160)}); the file is corrupt or from "
+            f"{path}: not a readable dancenow checkpoint ({unreadable_reason(exc)}); the file is corrupt or from "
             "another program: use a checkpoint written by `dancenow train`"
         ) from None
     if isinstance(state, dict) and state.get("format") == "dancenow-detector-checkpoint":

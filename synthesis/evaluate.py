@@ -624,7 +624,10 @@ def evaluate_transfer(
     poses = motion.poses if max_frames is None else motion.poses.slice(0, min(max_frames, len(motion.poses)))
     if len(poses) < 1:
         raise EvaluationError(f"{motion.name}: no frames to evaluate")
-    model_input, params, transforms = normalized_input(net, poses, motion.size)
+    try:
+        model_input, params, transforms = normalized_input(net, poses, motion.size, name=motion.name)
+    except TransferError as exc:
+        raise EvaluationError(str(exc)) from None
     size = (net.config.data.height, net.config.data.width)
     timings = {"load": time.perf_counter() - started}
 

@@ -494,8 +494,8 @@ def pose_statistics(
         if n_head == 0:
             raise NormalizationError(
                 f"cannot estimate pose statistics: none of the {n_frames} frames has a head (nose or ear) "
-                f"detected with confidence ≥ {min_confidence}; check that these keypoints belong to this video "
-                "and show the subject, or lower min_confidence"
+                f"detected with confidence ≥ {min_confidence}, so no person is in view; use a video that shows "
+                "the dancer, check that these keypoints belong to it, or (from Python) lower min_confidence"
             )
         raise NormalizationError(
             f"cannot estimate pose statistics: {n_head} of {n_frames} frames have a head but none has an ankle, "

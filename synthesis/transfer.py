@@ -29,6 +29,7 @@ from .data import load_clips, scale_keypoints, to_uint8_images
 from .face_box import crop_boxes, face_box_size, face_boxes, paste_boxes
 from .networks import build_face_generator, build_generator
 from .normalize import (
+    NormalizationError,
     NormalizationParams,
     PoseStatistics,
     fit_normalization,
@@ -216,7 +217,7 @@ def transfer(
         raise TransferError(f"{motion.name}: no frames to transfer")
 
     params = _saved_normalization(normalization) if normalization is not None else None
-    model_input, params, per_frame = normalized_input(net, poses, motion.size, params)
+    model_input, params, per_frame = normalized_input(net, poses, motion.size, params, name=motion.name)
     height, width = net.config.data.height, net.config.data.width
 
     from forensics.watermark import MIN_SIDE, FrameMarker
@@ -311,15 +312,22 @@ def normalized_input(
     poses: PoseSequence,
     source_size: tuple[int, int],
     params: NormalizationParams | None = None,
+    *,
+    name: str = "source",
 ) -> tuple[PoseSequence, NormalizationParams, np.ndarray]:
     """The source's ``poses`` (in its ``source_size`` pixels) as the model's input.
 
     Normalised to the target's frame and body size (METHOD §2) with ``params``, or with parameters
     fitted here when None, then scaled to the model's resolution. Returns the poses, the parameters
     and the per-frame ``(scale, translate)`` (see :func:`~synthesis.normalize.frame_transforms`).
+    A source whose poses give nothing to fit (no person in view) is a :class:`TransferError` that
+    starts with ``name``.
     """
     if params is None:
-        source_stats = pose_statistics(poses.body, source_size, max_frames=20000)
+        try:
+            source_stats = pose_statistics(poses.body, source_size, max_frames=20000)
+        except NormalizationError as exc:
+            raise TransferError(f"{name}: {exc}") from None
         params = fit_normalization(source_stats, net.target_statistics)
     normalised, per_frame = normalize_to_target(poses, params)
     size = (net.config.data.height, net.config.data.width)

@@ -5,13 +5,15 @@ publishing up to the network call."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from dataset.video import probe, read_frames
+from dataset.video import VideoWriter, probe, read_frames
 from forensics.provenance import verify_provenance
 from forensics.watermark import detect_watermark
 from synthesis.checkpoint import load_checkpoint
@@ -84,6 +86,17 @@ def test_transfer_from_a_video_file_runs_the_detector(
 def test_transfer_errors_are_clear(tmp_path: Path, face_model: Path) -> None:
     with pytest.raises(TransferError, match="no such video file or dataset"):
         transfer(face_model, str(tmp_path / "missing.mp4"), tmp_path / "o.mp4", progress=False)
+
+    # No person in view: the real detector finds nobody, and the error names the video.
+    empty = tmp_path / "empty-room.mp4"
+    with VideoWriter(empty, fps=30) as writer:
+        for i in range(20):
+            writer.write(np.full((96, 96, 3), 40 + 4 * i, np.uint8))
+    with pytest.raises(
+        TransferError, match=rf"^{re.escape(str(empty))}: .* no person is in view; use a video"
+    ):
+        transfer(face_model, str(empty), tmp_path / "o.mp4", workers=1, progress=False)
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_model_publish_dry_run_and_offline_download(face_model: Path, tmp_path: Path) -> None:

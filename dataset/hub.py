@@ -13,6 +13,9 @@ local: it names excluded subjects and why, which is itself personal information.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,10 +141,43 @@ def plan_publish(
     )
 
 
-def _hub_error(repo_id: str, exc: Exception) -> PublishError:
+# The network errors of the Hub's HTTP client (its own httpx), named so that it need not be imported.
+_NETWORK_ERRORS = {"ConnectError", "ConnectTimeout", "NetworkError", "TimeoutException", "TransportError"}
+
+
+def hub_failure(exc: BaseException) -> str:
+    """Why a call to the Hub failed, in a phrase for a one-line error: huggingface_hub's and
+    datasets' own messages run to a paragraph or name an internal class."""
+    from huggingface_hub import errors
+
+    if isinstance(exc, errors.GatedRepoError):
+        return "the repo is gated: request access on its Hub page"
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return "no such repo, or this token cannot see it"
+    offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError)
+    if isinstance(exc, offline) or any(c.__name__ in _NETWORK_ERRORS for c in type(exc).__mro__):
+        return "the Hub cannot be reached (no network, or HF_HUB_OFFLINE is set)"
+    return first_line(exc)
+
+
+@contextmanager
+def quiet_hub_logs() -> Iterator[None]:
+    """huggingface_hub logs every failed request as a warning; around calls whose failure becomes a
+    one-line error of ours, that would say the same thing twice."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
+
+
+def _hub_error(repo_id: str, exc: Exception, doing: str = "publish to") -> PublishError:
+    rehearse = ", or rehearse with --dry-run" if doing == "publish to" else ""
     return PublishError(
-        f"cannot publish to datasets/{repo_id}: {first_line(exc)}; check your network and token "
-        "(HF_TOKEN or `hf auth login`), or rehearse with --dry-run"
+        f"cannot {doing} datasets/{repo_id}: {hub_failure(exc)}; check the repo id, your network and token "
+        f"(HF_TOKEN or `hf auth login`){rehearse}"
     )
 
 
@@ -247,7 +283,7 @@ def dataset_info(target: str) -> dict[str, Any]:
     try:
         info = HfApi(token=token).dataset_info(target, files_metadata=True)
     except Exception as exc:
-        raise _hub_error(target, exc) from exc
+        raise _hub_error(target, exc, "read") from None
     siblings = info.siblings or []
     return {
         "dataset": target,

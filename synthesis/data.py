@@ -39,6 +39,10 @@ class DataError(ValueError):
     """The training data cannot be used; the message names the dataset and the fix."""
 
 
+class MissingSplitError(DataError):
+    """The dataset has no such split (a build with --test-fraction 0 has no test split)."""
+
+
 @dataclass
 class Clip:
     """One clip of the dataset, with its video bytes and keypoints (pixels of its own frames)."""
@@ -61,15 +65,23 @@ class Clip:
 def _load_split(dataset: str, split: str) -> Any:
     import datasets
 
+    from dataset.hub import hub_failure, quiet_hub_logs
+
     if not Path(dataset).exists() and dataset.count("/") != 1:
         raise DataError(
             f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
             "build one with `dancenow dataset build` or pass --set data.dataset=..."
         )
     try:
-        ds = datasets.load_dataset(dataset, split=split)
+        with quiet_hub_logs():
+            ds = datasets.load_dataset(dataset, split=split)
     except ValueError as exc:
-        raise DataError(f"{dataset}: no split {split!r} ({str(exc).splitlines()[0]})") from None
+        raise MissingSplitError(f"{dataset}: no split {split!r} ({str(exc).splitlines()[0]})") from None
+    except ConnectionError as exc:  # a repo id that the Hub could not be asked about
+        raise DataError(
+            f"{dataset}: cannot load it from the Hub: {hub_failure(exc)}; check the repo id and your "
+            "network, or pass a dataset folder"
+        ) from None
     except FileNotFoundError as exc:
         raise DataError(f"{dataset}: cannot load ({str(exc).splitlines()[0]})") from None
     return ds.cast_column("video", datasets.Video(decode=False))

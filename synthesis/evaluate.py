@@ -44,7 +44,15 @@ from dataset.files import atomic_write_bytes, atomic_write_text, sha256_file
 from dataset.keypoints import PoseSequence
 
 from .checkpoint import CheckpointError
-from .data import Clip, DataError, cached_frames, load_target_clips, scale_keypoints, to_uint8_images
+from .data import (
+    Clip,
+    DataError,
+    MissingSplitError,
+    cached_frames,
+    load_target_clips,
+    scale_keypoints,
+    to_uint8_images,
+)
 from .evaluation.curves import plot_per_frame, plot_training_curves
 from .evaluation.image_quality import LPIPSMetric, MetricWeightsError, crop_to_box, pose_bounding_boxes, ssim
 from .evaluation.pose_fidelity import (
@@ -131,11 +139,13 @@ def variant_label(net: TransferModel) -> str:
 def _test_clips(dataset: str, subject: str | None) -> list[Clip]:
     try:
         clips = load_target_clips(dataset, subject, split="test")
-    except DataError as exc:
+    except MissingSplitError as exc:
         raise EvaluationError(
             f"{exc}; evaluation needs the target's held-out test frames: rebuild the dataset with "
             "`dancenow dataset build --test-fraction 0.2` or pass another --dataset"
         ) from None
+    except DataError as exc:
+        raise EvaluationError(str(exc)) from None
     clips = [c for c in clips if len(c.poses) > 0]
     if not clips:
         raise EvaluationError(

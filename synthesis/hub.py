@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from dataset.files import atomic_write_text, cache_root, first_line, sha256_file
-from dataset.hub import token_source
+from dataset.files import atomic_write_text, cache_root, sha256_file
+from dataset.hub import hub_failure, quiet_hub_logs, token_source
 
 MODEL_FILE = "model.pt"
 
@@ -161,7 +161,7 @@ def publish_model(
         )
     except Exception as exc:
         raise ModelPublishError(
-            f"cannot publish to models/{repo_id}: {first_line(exc)}; check your network and token "
+            f"cannot publish to models/{repo_id}: {hub_failure(exc)}; check your network and token "
             "(HF_TOKEN or `hf auth login`), or rehearse with --dry-run"
         ) from exc
     return plan
@@ -173,13 +173,16 @@ def download_model(repo_id: str) -> Path:
 
     token, _ = token_source()
     try:
-        return Path(
-            hf_hub_download(repo_id, MODEL_FILE, repo_type="model", token=token, cache_dir=cache_root("hub"))
-        )
+        with quiet_hub_logs():
+            path = hf_hub_download(
+                repo_id, MODEL_FILE, repo_type="model", token=token, cache_dir=cache_root("hub")
+            )
     except Exception as exc:
         raise ModelPublishError(
-            f"cannot download {MODEL_FILE} from models/{repo_id}: {first_line(exc)}; check the repo id, your network and token"
-        ) from exc
+            f"cannot download {MODEL_FILE} from models/{repo_id}: {hub_failure(exc)}; check the repo id, your "
+            "network and token"
+        ) from None
+    return Path(path)
 
 
 def plan_as_json(plan: ModelPublishPlan) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from dataset.build import REPORT_JSON
 from dataset.hub import LEDGER, PublishError, dataset_info, plan_publish, publish, read_ledger, write_ledger
+from synthesis.data import DataError, load_target_clips
 
 
 def _folder(tmp_path: Path, files: list[str]) -> Path:
@@ -83,5 +84,8 @@ def test_publish_without_token_and_offline_hub(tmp_path: Path, monkeypatch: pyte
         publish(folder, "org/name")
     assert "hf_secret_value" not in str(err.value)
     assert read_ledger(folder, "org/name") is None  # nothing recorded as published
-    with pytest.raises(PublishError, match="cannot publish to datasets/org/name"):
+    with pytest.raises(PublishError, match=r"^cannot read datasets/org/name: the Hub cannot be reached"):
         dataset_info("org/name")
+    # loading a dataset by repo id: the same one-line reason, not datasets' ConnectionError
+    with pytest.raises(DataError, match=r"^org/name: cannot load it from the Hub: the Hub cannot be reached"):
+        load_target_clips("org/name", split="test")

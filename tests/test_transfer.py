@@ -119,5 +119,8 @@ def test_model_publish_dry_run_and_offline_download(face_model: Path, tmp_path: 
 
 def test_loading_a_model_by_repo_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network here: the download path must fail clearly
-    with pytest.raises(ModelPublishError, match=r"cannot download model\.pt from models/someone/missing"):
+    with pytest.raises(
+        ModelPublishError,
+        match=r"cannot download model\.pt from models/someone/missing: the Hub cannot be reached",
+    ):
         download_model("someone/missing")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -870,6 +871,28 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def check_local_resources(runtime: RuntimeConfig) -> None:
+    """On a local Ray (no ``runtime.ray_address`` or ``RAY_ADDRESS``: nothing can join it), the
+    fewest workers a run needs must fit the machine; Ray would otherwise wait for them forever and
+    say nothing. A cluster's autoscaler may add nodes, so a cluster is left to Ray."""
+    import ray
+
+    if runtime.ray_address or os.environ.get("RAY_ADDRESS"):
+        return
+    workers = runtime.min_workers
+    have = ray.cluster_resources()
+    needs = {"CPU": workers * runtime.cpus_per_worker, "GPU": workers if runtime.use_gpu else 0}
+    short = {kind: n for kind, n in needs.items() if n > have.get(kind, 0)}
+    if short:
+        wanted = ", ".join(f"{n} {kind}s" for kind, n in short.items())
+        present = ", ".join(f"{int(have.get(kind, 0))} {kind}s" for kind in short)
+        raise TrainingError(
+            f"{workers} worker(s) × {runtime.cpus_per_worker} CPU(s){' and 1 GPU' if runtime.use_gpu else ''} "
+            f"need {wanted}, and this machine's Ray has {present}: lower runtime.num_workers (--workers) or "
+            "runtime.cpus_per_worker, or train on a cluster (runtime.ray_address)"
+        )
+
+
 def fit_on_ray(
     loop: Callable[[dict[str, Any]], None],
     loop_config: dict[str, Any],
@@ -890,6 +913,7 @@ def fit_on_ray(
 
     started_ray = init_ray(runtime.ray_address)
     try:
+        check_local_resources(runtime)
         trainer = TorchTrainer(
             loop,
             train_loop_config=loop_config,

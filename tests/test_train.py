@@ -20,7 +20,7 @@ import torch
 from synthesis.checkpoint import CheckpointError, load_checkpoint
 from synthesis.config import ConfigError, TrainConfig, load_config
 from synthesis.data import PairDataset, epoch_batches, load_target_clips
-from synthesis.train import Phase, init_ray, to_batch, train
+from synthesis.train import Phase, TrainingError, init_ray, to_batch, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "ray_configs" / "tiny_test.yaml"
@@ -208,6 +208,18 @@ def test_loader_drawn_stick_figures_match_the_step_drawn_ones(tiny_dataset: Path
     assert on_device.sticks.shape == in_loader.sticks.shape == (4, 2, 3, 32, 32)
     assert float(on_device.sticks.std()) > 0.1, "the figures are drawn"
     torch.testing.assert_close(in_loader.sticks, on_device.sticks, atol=1.01 / 255, rtol=0)
+
+
+def test_more_workers_than_the_local_machine_has_is_an_error_not_a_hang(
+    ray_cluster: Any, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    # Ray would wait forever for a third CPU of this 2-CPU local cluster, and say nothing.
+    config = _config(tiny_dataset, tmp_path, "name=crowded", "runtime.num_workers=3", "optim.batch_size=3")
+    with pytest.raises(
+        TrainingError, match=r"^3 worker\(s\) × 1 CPU\(s\) need 3 CPUs, and this machine's Ray has 2"
+    ):
+        train(config, "body")
+    assert not (tmp_path / "crowded" / "body.pt").exists()
 
 
 def test_elastic_worker_range_loads(tmp_path: Path) -> None:

@@ -18,11 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from dataset.files import atomic_write_text
 
-from dataset.files import atomic_write_text  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # The /proc/cpuinfo flags that move our CPU figures: vector width and bf16 in hardware.
 CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")

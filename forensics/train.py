@@ -222,11 +222,8 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def load_detector_checkpoint(path: str | os.PathLike[str], *, finished: bool = True) -> dict[str, Any]:
     """Load a detector checkpoint; ``finished`` also requires the calibrated thresholds."""
-    import pickle
-    import zipfile
-
     from synthesis.checkpoint import FORMAT as SYNTHESIS_FORMAT
-    from synthesis.checkpoint import torch_load_safely, unreadable_reason
+    from synthesis.checkpoint import UnreadableTorchFile, torch_load_safely
 
     path = Path(path)
     fix = "train one with `dancenow forensics train` and pass RUN/detector.pt"
@@ -234,10 +231,8 @@ def load_detector_checkpoint(path: str | os.PathLike[str], *, finished: bool = T
         raise DetectorCheckpointError(f"{path}: no such detector checkpoint; {fix}")
     try:
         state = torch_load_safely(path)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
-        raise DetectorCheckpointError(
-            f"{path}: not a readable checkpoint ({unreadable_reason(exc)}); {fix}"
-        ) from None
+    except UnreadableTorchFile as exc:
+        raise DetectorCheckpointError(f"{path}: not a readable checkpoint ({exc}); {fix}") from None
     kind = state.get("format") if isinstance(state, dict) else None
     if kind == SYNTHESIS_FORMAT:
         raise DetectorCheckpointError(f"{path}: a synthesis model (`dancenow train`), not a detector; {fix}")

@@ -104,15 +104,23 @@ def checkpoint_at_step(stage_dir: str | os.PathLike[str], step: int) -> Path:
     return steps[step]
 
 
+class UnreadableTorchFile(ValueError):
+    """``torch.load`` could not read a file; the message says why, in a phrase."""
+
+
 def torch_load_safely(path: str | os.PathLike[str]) -> Any:
-    """``torch.load`` with ``weights_only=True`` onto the CPU. Its warning about a file's pickle
-    protocol is kept off the terminal: such a file is refused anyway, and the error says so."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Detected pickle protocol")
-        return torch.load(path, map_location="cpu", weights_only=True)
+    """``torch.load`` with ``weights_only=True`` onto the CPU; :class:`UnreadableTorchFile` when the
+    file is corrupt or not a safe checkpoint. Its warning about a file's pickle protocol is kept off
+    the terminal: such a file is refused anyway, and the error says so."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
+        raise UnreadableTorchFile(_unreadable_reason(exc)) from None
 
 
-def unreadable_reason(exc: BaseException) -> str:
+def _unreadable_reason(exc: BaseException) -> str:
     """Why ``torch.load(weights_only=True)`` failed, in a phrase for a one-line error. Its refusal of
     a file it cannot safely unpickle is a paragraph about PyTorch 2.6's new default whose one useful
     part is the reason at its end ("Unsupported operand 103" for a file that is no pickle at all)."""
@@ -129,9 +137,9 @@ def load_checkpoint(target: str | os.PathLike[str], *, stage: str | None = None)
     path = resolve_checkpoint_path(target)
     try:
         state = torch_load_safely(path)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as exc:
+    except UnreadableTorchFile as exc:
         raise CheckpointError(
-            f"{path}: not a readable dancenow checkpoint ({unreadable_reason(exc)}); the file is corrupt or from "
+            f"{path}: not a readable dancenow checkpoint ({exc}); the file is corrupt or from "
             "another program: use a checkpoint written by `dancenow train`"
         ) from None
     if isinstance(state, dict) and state.get("format") == "dancenow-detector-checkpoint":

@@ -105,3 +105,18 @@ def test_verify_reads_every_frame_with_max_frames_0(
     report = json.loads(capsys.readouterr().out)
     assert report["watermark"]["frames"] == 12 and report["watermark"]["detected"] is False
     assert report["provenance"]["found"] is False
+
+
+def test_help_imports_no_numerical_library() -> None:
+    # `dancenow --help` and every argument error build the whole parser; numpy, scipy, torch and
+    # mediapipe would add half a second or more to each.
+    import subprocess
+    import sys
+
+    heavy = ("numpy", "scipy", "torch", "mediapipe", "cv2", "ray", "datasets")
+    script = (
+        "import sys; from dataset.cli import build_parser; build_parser(); "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "", f"building the parser imported: {loaded.stdout.strip()}"

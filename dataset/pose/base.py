@@ -20,11 +20,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the command line lists detectors without numpy
+    import numpy as np
 
-from dataset.keypoints import PoseSequence
+    from dataset.keypoints import PoseSequence
 
 
 class PoseDetector(abc.ABC):

@@ -173,11 +173,13 @@ def quiet_hub_logs() -> Iterator[None]:
         hub_logger.setLevel(level)
 
 
-def _hub_error(repo_id: str, exc: Exception, doing: str = "publish to") -> PublishError:
-    rehearse = ", or rehearse with --dry-run" if doing == "publish to" else ""
-    return PublishError(
-        f"cannot {doing} datasets/{repo_id}: {hub_failure(exc)}; check the repo id, your network and token "
-        f"(HF_TOKEN or `hf auth login`){rehearse}"
+def hub_error_message(doing: str, where: str, exc: BaseException, *, rehearse: bool = False) -> str:
+    """The one-line error of a failed Hub call, for datasets and models alike: ``cannot {doing}
+    {where}: {why}; check ...``, ending with the dry-run hint where an upload failed (``rehearse``)."""
+    hint = ", or rehearse with --dry-run" if rehearse else ""
+    return (
+        f"cannot {doing} {where}: {hub_failure(exc)}; check the repo id, your network and token "
+        f"(HF_TOKEN or `hf auth login`){hint}"
     )
 
 
@@ -247,7 +249,9 @@ def publish(
     except PublishError:
         raise
     except Exception as exc:  # network, auth and Hub errors all end the same way for the user
-        raise _hub_error(repo_id, exc) from exc
+        raise PublishError(
+            hub_error_message("publish to", f"datasets/{repo_id}", exc, rehearse=True)
+        ) from exc
     write_ledger(folder, repo_id, [f["path"] for f in plan.upload])
     return plan
 
@@ -283,7 +287,7 @@ def dataset_info(target: str) -> dict[str, Any]:
     try:
         info = HfApi(token=token).dataset_info(target, files_metadata=True)
     except Exception as exc:
-        raise _hub_error(target, exc, "read") from None
+        raise PublishError(hub_error_message("read", f"datasets/{target}", exc)) from None
     siblings = info.siblings or []
     return {
         "dataset": target,

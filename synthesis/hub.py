@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from dataset.files import atomic_write_text, cache_root, sha256_file
-from dataset.hub import hub_failure, quiet_hub_logs, token_source
+from dataset.hub import hub_error_message, quiet_hub_logs, token_source
 
 MODEL_FILE = "model.pt"
 
@@ -155,14 +155,14 @@ def publish_model(
     token, _ = token_source()
     api = HfApi(token=token)
     try:
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        api.upload_folder(
-            repo_id=repo_id, repo_type="model", folder_path=str(folder), commit_message="dancenow model"
-        )
+        with quiet_hub_logs():
+            api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+            api.upload_folder(
+                repo_id=repo_id, repo_type="model", folder_path=str(folder), commit_message="dancenow model"
+            )
     except Exception as exc:
         raise ModelPublishError(
-            f"cannot publish to models/{repo_id}: {hub_failure(exc)}; check your network and token "
-            "(HF_TOKEN or `hf auth login`), or rehearse with --dry-run"
+            hub_error_message("publish to", f"models/{repo_id}", exc, rehearse=True)
         ) from exc
     return plan
 
@@ -179,8 +179,7 @@ def download_model(repo_id: str) -> Path:
             )
     except Exception as exc:
         raise ModelPublishError(
-            f"cannot download {MODEL_FILE} from models/{repo_id}: {hub_failure(exc)}; check the repo id, your "
-            "network and token"
+            hub_error_message(f"download {MODEL_FILE} from", f"models/{repo_id}", exc)
         ) from None
     return Path(path)
 

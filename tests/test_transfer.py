@@ -99,7 +99,9 @@ def test_transfer_errors_are_clear(tmp_path: Path, face_model: Path) -> None:
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_model_publish_dry_run_and_offline_download(face_model: Path, tmp_path: Path) -> None:
+def test_model_publish_dry_run_and_offline_download(
+    face_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan = publish_model(face_model, "someone/demo-dancer-model", dry_run=True, staging=tmp_path / "stage")
     names = [f["path"] for f in plan.files]
     assert names == ["README.md", "config.yaml", "model.pt"]
@@ -115,6 +117,15 @@ def test_model_publish_dry_run_and_offline_download(face_model: Path, tmp_path: 
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["repo_id"] == "someone/m"
+    # a real publish without network: the same one-line reason as a dataset's, never the token
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    with pytest.raises(
+        ModelPublishError,
+        match=r"^cannot publish to models/someone/m: the Hub cannot be reached .* rehearse with --dry-run$",
+    ) as err:
+        publish_model(face_model, "someone/m", staging=tmp_path / "stage2")
+    assert "hf_secret_value" not in str(err.value)
 
 
 def test_loading_a_model_by_repo_id_goes_to_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -62,6 +62,23 @@ class Clip:
         return hashlib.sha256(self.video).hexdigest()
 
 
+# The columns of a dancenow dataset that training, evaluation and transfer read.
+_COLUMNS_READ = (
+    "clip_id",
+    "subject_id",
+    "role",
+    "split",
+    "fps",
+    "width",
+    "height",
+    "video",
+    "body",
+    "face",
+    "hands",
+)
+_BUILD_ONE = "build one with `dancenow dataset build`"
+
+
 def _load_split(dataset: str, split: str) -> Any:
     import datasets
 
@@ -70,8 +87,11 @@ def _load_split(dataset: str, split: str) -> Any:
     if not Path(dataset).exists() and dataset.count("/") != 1:
         raise DataError(
             f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
-            "build one with `dancenow dataset build` or pass --set data.dataset=..."
+            f"{_BUILD_ONE} or pass --set data.dataset=..."
         )
+    # datasets would read a folder of videos or images as a one-split dataset of its files
+    if Path(dataset).is_dir() and not any(Path(dataset).rglob("*.parquet")):
+        raise DataError(f"{dataset}: not a dancenow dataset (no Parquet files in it); {_BUILD_ONE}")
     try:
         with quiet_hub_logs():
             ds = datasets.load_dataset(dataset, split=split)
@@ -84,6 +104,9 @@ def _load_split(dataset: str, split: str) -> Any:
         ) from None
     except FileNotFoundError as exc:
         raise DataError(f"{dataset}: cannot load ({str(exc).splitlines()[0]})") from None
+    missing = [name for name in _COLUMNS_READ if name not in ds.column_names]
+    if missing:
+        raise DataError(f"{dataset}: not a dancenow dataset (no column {', '.join(missing)}); {_BUILD_ONE}")
     return ds.cast_column("video", datasets.Video(decode=False))
 
 

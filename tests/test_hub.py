@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dataset.build import REPORT_JSON
@@ -89,3 +90,26 @@ def test_publish_without_token_and_offline_hub(tmp_path: Path, monkeypatch: pyte
     # loading a dataset by repo id: the same one-line reason, not datasets' ConnectionError
     with pytest.raises(DataError, match=r"^org/name: cannot load it from the Hub: the Hub cannot be reached"):
         load_target_clips("org/name", split="test")
+
+
+def test_a_folder_that_is_not_a_dancenow_dataset(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataset.video import VideoWriter
+
+    # datasets itself reads a folder of videos as a "videofolder" with a train split
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    with VideoWriter(videos / "dance.mp4", fps=30) as writer:
+        for _ in range(3):
+            writer.write(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(
+        DataError, match=rf"^{videos}: not a dancenow dataset \(no Parquet files in it\); build one"
+    ):
+        load_target_clips(str(videos), split="train")
+    other = tmp_path / "other"
+    other.mkdir()
+    pq.write_table(pa.table({"clip_id": ["a"], "text": ["b"]}), other / "train.parquet")
+    with pytest.raises(DataError, match=rf"^{other}: not a dancenow dataset \(no column subject_id, role, "):
+        load_target_clips(str(other), split="train")

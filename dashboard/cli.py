@@ -57,7 +57,8 @@ def check_roots(names: list[str]) -> list[Path]:
         path = Path(name).resolve()
         if not path.is_dir():
             raise DashboardError(
-                f"{name}: no such folder; pass a results folder (e.g. `outputs`, after `make demo`)"
+                f"{name}: {'not a folder' if path.exists() else 'no such folder'}; pass a results folder "
+                "(e.g. `outputs`, after `make demo`)"
             )
         roots.append(path)
     return roots

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -67,6 +68,15 @@ def _check_file(source: VideoSource) -> None:
         raise VideoError(f"{path}: empty file (0 bytes); copy the video again, it is not complete")
 
 
+# decord's messages start with its log prefix, "[18:01:48] /path/to/video_reader.cc:270: [FILE] ".
+_DECORD_LOG_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: (\[[^\]]*\] )?")
+
+
+def _decord_reason(exc: BaseException) -> str:
+    """decord's reason without its log prefix (time, source line and the file name we give anyway)."""
+    return _DECORD_LOG_PREFIX.sub("", first_line(exc)).rstrip(".")
+
+
 def _rotation_of(source: VideoSource) -> tuple[int, str]:
     """Display rotation (clockwise degrees) and codec name, read with PyAV from the first frame."""
     import av
@@ -76,6 +86,11 @@ def _rotation_of(source: VideoSource) -> tuple[int, str]:
         with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "r") as container:
             if not container.streams.video:
                 raise VideoError(f"{name}: no video stream (audio or other data only); {_FIX}")
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                # ffmpeg reads a still image as a one-frame stream; decord would fail on it obscurely
+                raise VideoError(
+                    f"{name}: a still image ({container.format.name}), not a video; pass a video file"
+                )
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             rotation = 0
@@ -125,7 +140,7 @@ class VideoReader:
                 num_threads=num_threads,
             )
         except (decord.DECORDError, RuntimeError) as exc:
-            raise VideoError(f"{self.name}: decord cannot open it ({first_line(exc)}); {_FIX}") from exc
+            raise VideoError(f"{self.name}: decord cannot open it ({_decord_reason(exc)}); {_FIX}") from exc
         n = len(self._reader)
         if n == 0:
             raise VideoError(f"{self.name}: the video has zero frames; {_FIX}")
@@ -167,7 +182,7 @@ class VideoReader:
             lo, hi = min(indices), max(indices)
             raise VideoError(
                 f"{self.name}: frames {lo}..{hi} cannot be decoded, the file looks truncated or "
-                f"corrupt ({first_line(exc)}); {_FIX}"
+                f"corrupt ({_decord_reason(exc)}); {_FIX}"
             ) from exc
         return batch
 

@@ -103,7 +103,9 @@ def test_roots_and_upload_limit_come_from_the_environment(tmp_path: Path) -> Non
     assert dashboard_files.max_upload_mb({}) == dashboard_files.DEFAULT_MAX_UPLOAD_MB
 
 
-def test_the_cli_binds_to_localhost_and_refuses_a_missing_folder(tmp_path: Path) -> None:
+def test_the_cli_binds_to_localhost_and_refuses_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from dashboard.cli import environment, streamlit_command
     from dataset.cli import build_parser, main
 
@@ -118,6 +120,14 @@ def test_the_cli_binds_to_localhost_and_refuses_a_missing_folder(tmp_path: Path)
     env = environment([tmp_path], 5)
     assert json.loads(env[dashboard_files.ROOTS_ENV]) == [str(tmp_path)]
     assert main(["dashboard", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {tmp_path / 'missing'}: no such folder; pass a results"
+    )
+    (tmp_path / "results.json").write_text("{}")
+    assert main(["dashboard", str(tmp_path / "results.json")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {tmp_path / 'results.json'}: not a folder; pass a results"
+    )
 
 
 def test_uploads_are_checked_for_type_size_and_content() -> None:

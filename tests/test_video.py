@@ -142,3 +142,24 @@ def test_writer_rejects_wrong_frames(tmp_path: Path) -> None:
         writer.write(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(VideoError, match="no frames"), VideoWriter(tmp_path / "y.mp4", fps=30):
         pass
+
+
+def test_still_images_and_gifs_are_refused_in_plain_words(tmp_path: Path) -> None:
+    import cv2
+    from PIL import Image
+
+    for suffix, demuxer in ((".png", "png_pipe"), (".jpg", "jpeg_pipe")):
+        image = tmp_path / f"photo{suffix}"
+        assert cv2.imwrite(str(image), np.full((64, 64, 3), 90, np.uint8))
+        with pytest.raises(
+            VideoError, match=rf"^{image}: a still image \({demuxer}\), not a video; pass a video"
+        ):
+            probe(image)
+    gif = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (64, 64), (20 * i, 0, 0)) for i in range(6)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(VideoError) as err:
+        read_frames(gif)
+    # decord's reason, without its log prefix ("[12:00:00] /path/video_reader.cc:270: [FILE] ")
+    assert str(err.value).startswith(f"{gif}: decord cannot open it (Failed to measure duration"), err.value
+    assert "video_reader.cc" not in str(err.value)

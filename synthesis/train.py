@@ -30,7 +30,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -871,13 +872,35 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def on_local_ray(runtime: RuntimeConfig) -> bool:
+    """Whether training runs on a Ray of this machine alone (no ``runtime.ray_address`` or
+    ``RAY_ADDRESS``): no other node can join it, or be drained or preempted."""
+    return not (runtime.ray_address or os.environ.get("RAY_ADDRESS"))
+
+
+@contextmanager
+def preemption_watcher_off_locally(runtime: RuntimeConfig) -> Iterator[None]:
+    """On a local Ray, Ray Train's preemption watcher has no node to watch; it only starts one more
+    actor, which logs a warning about its restart policy at every start. Turned off there (unless
+    RAY_TRAIN_ENABLE_PREEMPTION_WATCHER is set), kept on a cluster, where spot nodes are drained."""
+    variable = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"
+    if not on_local_ray(runtime) or variable in os.environ:
+        yield
+        return
+    os.environ[variable] = "0"  # read by Ray Train's controller when the run starts
+    try:
+        yield
+    finally:
+        os.environ.pop(variable, None)
+
+
 def check_local_resources(runtime: RuntimeConfig) -> None:
-    """On a local Ray (no ``runtime.ray_address`` or ``RAY_ADDRESS``: nothing can join it), the
-    fewest workers a run needs must fit the machine; Ray would otherwise wait for them forever and
-    say nothing. A cluster's autoscaler may add nodes, so a cluster is left to Ray."""
+    """On a local Ray (:func:`on_local_ray`), the fewest workers a run needs must fit the machine;
+    Ray would otherwise wait for them forever and say nothing. A cluster's autoscaler may add
+    nodes, so a cluster is left to Ray."""
     import ray
 
-    if runtime.ray_address or os.environ.get("RAY_ADDRESS"):
+    if not on_local_ray(runtime):
         return
     workers = runtime.min_workers
     have = ray.cluster_resources()
@@ -934,7 +957,8 @@ def fit_on_ray(
             ),
         )
         try:
-            result = trainer.fit()
+            with preemption_watcher_off_locally(runtime):
+                result = trainer.fit()
         except Exception as exc:  # Ray wraps worker errors; surface the first line of the cause
             cause: BaseException = exc
             while cause.__cause__ is not None:

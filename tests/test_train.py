@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from synthesis.checkpoint import CheckpointError, load_checkpoint
 from synthesis.config import ConfigError, TrainConfig, load_config
 from synthesis.data import PairDataset, epoch_batches, load_target_clips
-from synthesis.train import Phase, TrainingError, init_ray, to_batch, train
+from synthesis.train import Phase, TrainingError, init_ray, preemption_watcher_off_locally, to_batch, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "ray_configs" / "tiny_test.yaml"
@@ -220,6 +221,22 @@ def test_more_workers_than_the_local_machine_has_is_an_error_not_a_hang(
     ):
         train(config, "body")
     assert not (tmp_path / "crowded" / "body.pt").exists()
+
+
+def test_the_preemption_watcher_is_off_on_a_local_ray_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    variable = "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"
+    monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    local = load_config(TINY).runtime
+    with preemption_watcher_off_locally(local):
+        assert os.environ[variable] == "0"
+    assert variable not in os.environ, "restored after the run"
+    cluster = load_config(TINY, ["runtime.ray_address=10.0.0.1:6379"]).runtime
+    with preemption_watcher_off_locally(cluster):
+        assert variable not in os.environ, "a cluster keeps Ray's default (on)"
+    monkeypatch.setenv(variable, "1")
+    with preemption_watcher_off_locally(local):
+        assert os.environ[variable] == "1", "the user's choice wins"
 
 
 def test_elastic_worker_range_loads(tmp_path: Path) -> None:

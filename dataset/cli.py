@@ -292,6 +292,15 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dancenow")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dancenow",
@@ -299,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pose extraction, training, transfer, forensics and a dashboard.",
         formatter_class=_Formatter,
     )
+    parser.add_argument("--version", action="version", version=f"dancenow {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = _add_parser(

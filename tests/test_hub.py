@@ -73,7 +73,8 @@ def test_not_a_dataset_folder(tmp_path: Path) -> None:
 
 def test_publish_without_token_and_offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _folder(tmp_path, ["data/train/a-00000.parquet"])
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # No network here (HF_HUB_OFFLINE would only count if set before huggingface_hub is imported):
+    # these are the real connection failures a user without network sees.
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved login
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(PublishError, match="no Hugging Face token"):
@@ -87,7 +88,8 @@ def test_publish_without_token_and_offline_hub(tmp_path: Path, monkeypatch: pyte
     assert read_ledger(folder, "org/name") is None  # nothing recorded as published
     with pytest.raises(PublishError, match=r"^cannot read datasets/org/name: the Hub cannot be reached"):
         dataset_info("org/name")
-    # loading a dataset by repo id: the same one-line reason, not datasets' ConnectionError
+    # loading a dataset by repo id: the same one-line reason, not datasets' ConnectionError (it
+    # retries for about 24 s first)
     with pytest.raises(DataError, match=r"^org/name: cannot load it from the Hub: the Hub cannot be reached"):
         load_target_clips("org/name", split="test")
 

@@ -4,6 +4,7 @@ by the command that was meant, in one line, before any work starts."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +130,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"dancenow {version('dancenow')}"
+
+
+def test_the_pose_package_resolves_every_public_name_lazily() -> None:
+    import dataset.pose as pose
+
+    assert sorted(pose.__all__) == sorted(pose._SUBMODULE_OF), "one place lists where each name lives"
+    for name in pose.__all__:
+        module = importlib.import_module(f"dataset.pose.{pose._SUBMODULE_OF[name]}")
+        assert getattr(pose, name) is getattr(module, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = pose.nothing

@@ -66,9 +66,12 @@ def resolve_checkpoint_path(target: str | os.PathLike[str]) -> Path:
         return path
     text = str(target)
     if text.count("/") == 1 and not text.startswith((".", "/")) and not path.suffix:
-        from .hub import download_model
+        from .hub import ModelPublishError, download_model
 
-        return download_model(text)
+        try:
+            return download_model(text)
+        except ModelPublishError as exc:  # for callers, an unloadable model like any other
+            raise CheckpointError(str(exc)) from None
     raise CheckpointError(f"{target}: no such checkpoint file; train one with `dancenow train body`")
 
 

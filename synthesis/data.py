@@ -63,19 +63,9 @@ class Clip:
 
 
 # The columns of a dancenow dataset that training, evaluation and transfer read.
-_COLUMNS_READ = (
-    "clip_id",
-    "subject_id",
-    "role",
-    "split",
-    "fps",
-    "width",
-    "height",
-    "video",
-    "body",
-    "face",
-    "hands",
-)
+_META_COLUMNS = ["clip_id", "subject_id", "role", "split", "fps", "width", "height"]
+_KEYPOINT_COLUMNS = ["body", "face", "hands"]
+_COLUMNS_READ = (*_META_COLUMNS, "video", *_KEYPOINT_COLUMNS)
 _BUILD_ONE = "build one with `dancenow dataset build`"
 
 
@@ -84,13 +74,14 @@ def _load_split(dataset: str, split: str) -> Any:
 
     from dataset.hub import hub_failure, quiet_hub_logs
 
-    if not Path(dataset).exists() and dataset.count("/") != 1:
+    path = Path(dataset)
+    if not path.exists() and dataset.count("/") != 1:
         raise DataError(
             f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
             f"{_BUILD_ONE} or pass --set data.dataset=..."
         )
     # datasets would read a folder of videos or images as a one-split dataset of its files
-    if Path(dataset).is_dir() and not any(Path(dataset).rglob("*.parquet")):
+    if path.is_dir() and not any(path.rglob("*.parquet")):
         raise DataError(f"{dataset}: not a dancenow dataset (no Parquet files in it); {_BUILD_ONE}")
     try:
         with quiet_hub_logs():
@@ -122,7 +113,7 @@ def load_clips(
 
     Only the chosen rows' video bytes and keypoints are read."""
     ds = _load_split(dataset, split)
-    meta = ds.select_columns(["clip_id", "subject_id", "role", "split", "fps", "width", "height"])
+    meta = ds.select_columns(_META_COLUMNS)
     keep = [
         i
         for i, row in enumerate(meta)
@@ -131,7 +122,7 @@ def load_clips(
         and (clip_id is None or row["clip_id"] == clip_id)
     ]
     clips = []
-    arrays = ds.select(keep).with_format("numpy", columns=["body", "face", "hands"])
+    arrays = ds.select(keep).with_format("numpy", columns=_KEYPOINT_COLUMNS)
     rows = ds.select(keep)
     for i in range(len(keep)):
         row = rows[i]

@@ -119,11 +119,9 @@ class EvaluationError(ValueError):
 
 
 def _load_model(model: str | os.PathLike[str]) -> TransferModel:
-    from .hub import ModelPublishError
-
     try:
         return load_transfer_model(model)
-    except (CheckpointError, ModelPublishError) as exc:  # already one line naming the file or repo
+    except CheckpointError as exc:
         raise EvaluationError(str(exc)) from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise EvaluationError(

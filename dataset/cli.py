@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"dancenow {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = _add_parser(
         sub,
@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_data)
 
     pose = _add_parser(sub, "pose", "pose extraction", "Pose extraction commands.")
-    pose_sub = pose.add_subparsers(dest="pose_command", metavar="COMMAND", required=True)
+    pose_sub = pose.add_subparsers(dest="pose_command", metavar="COMMAND")
     p = _add_parser(
         pose_sub,
         "extract",
@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds = _add_parser(
         sub, "dataset", "build, publish and inspect the Hugging Face dataset", "Dataset commands."
     )
-    ds_sub = ds.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
+    ds_sub = ds.add_subparsers(dest="dataset_command", metavar="COMMAND")
     p = _add_parser(
         ds_sub,
         "build",
@@ -489,6 +489,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse would show the top-level usage; show the one of the command that was meant
         _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if not hasattr(args, "func"):  # `dancenow` or a group (`dancenow forensics`) with no command: list them
+        group = _chosen_parser(parser, args)
+        names = list(next(a for a in group._actions if isinstance(a, argparse._SubParsersAction)).choices)
+        group.print_help(sys.stderr)
+        print(
+            f"\n{group.prog}: error: name a command ({', '.join(names)}); "
+            f"`{group.prog} {names[0]} --help` explains it",
+            file=sys.stderr,
+        )
+        return 2
     try:
         code: int = args.func(args)
     except _known_errors() as exc:

@@ -133,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=_Formatter,
     )
     commands = forensics.add_subparsers(
-        dest="forensics_command", required=True, metavar="{verify,detect,data,train,evaluate}"
+        dest="forensics_command", metavar="{verify,detect,data,train,evaluate}"
     )
     p = commands.add_parser(
         "verify",

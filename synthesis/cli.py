@@ -162,7 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "running the same command again resumes from the latest checkpoint.",
         formatter_class=_Formatter,
     )
-    stages = train.add_subparsers(dest="stage", required=True, metavar="{body,face}")
+    stages = train.add_subparsers(dest="stage", metavar="{body,face}")
     for stage, text in (
         ("body", "the temporal body GAN (writes RUN/body.pt)"),
         ("face", "the face GAN on top of a trained body model (writes RUN/face.pt)"),
@@ -319,7 +319,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Model repos on the Hub: checkpoint, config and a model card.",
         formatter_class=_Formatter,
     )
-    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="{publish}")
+    model_sub = model.add_subparsers(dest="model_command", metavar="{publish}")
     p = model_sub.add_parser(
         "publish",
         help="upload a checkpoint with its model card",

@@ -93,6 +93,25 @@ def test_a_wrong_argument_is_answered_by_the_command_meant(
     assert err.startswith(f"usage: {usage} ") and message in err.strip().splitlines()[-1], err
 
 
+@pytest.mark.parametrize("group", [(), ("pose",), ("dataset",), ("train",), ("model",), ("forensics",)])
+def test_a_group_with_no_command_lists_its_commands(
+    group: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(list(group)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    prog = " ".join(("dancenow", *group))
+    names = next(a for a in _parser(group)._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert captured.err.startswith(f"usage: {prog} ")
+    assert all(f"\n    {name}" in captured.err for name in names), captured.err  # each with its help line
+    last = captured.err.strip().splitlines()[-1]
+    assert (
+        last
+        == f"{prog}: error: name a command ({', '.join(names)}); `{prog} {next(iter(names))} --help` explains it"
+    )
+
+
 def test_verify_reads_every_frame_with_max_frames_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -268,9 +268,13 @@ def _describe(exc: ValidationError, schema: type[BaseModel]) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":  # a typo, most often: name the field it is closest to
             *section, name = err["loc"]
-            close = difflib.get_close_matches(str(name), _section_fields(schema, tuple(section)), n=1)
-            better = ".".join([*map(str, section), close[0]]) if close else ""
-            parts.append(f"{where}: unknown field" + (f" (did you mean {better}?)" if better else ""))
+            fields = _section_fields(schema, tuple(section))
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            if close:
+                hint = f" (did you mean {'.'.join([*map(str, section), close[0]])}?)"
+            else:  # nothing alike: say what this section does have
+                hint = f" (known here: {', '.join(fields)})" if fields else ""
+            parts.append(f"{where}: unknown field{hint}")
         else:
             parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)

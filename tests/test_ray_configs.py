@@ -110,3 +110,8 @@ def test_a_config_of_another_kind_is_named_for_what_it_is() -> None:
         load_detector_config(CONFIGS / "detector_demo.yaml", ["optim.epochz=2"])
     with pytest.raises(ConfigError, match=r"data\.hieght: unknown field \(did you mean data\.height\?\)$"):
         load_config(CONFIGS / "demo_cpu.yaml", ["data.hieght=64"])
+    # nothing alike: the section's fields are listed instead
+    with pytest.raises(
+        ConfigError, match=r"optim\.zzz: unknown field \(known here: lr, beta1, beta2, batch_size\)$"
+    ):
+        load_config(CONFIGS / "demo_cpu.yaml", ["optim.zzz=1"])

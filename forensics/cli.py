@@ -176,10 +176,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the full report(s) as JSON")
     p.set_defaults(func=cmd_detect)
 
-    def config_options(parser: argparse.ArgumentParser) -> None:
-        add_config_options(parser, DETECTOR_CONFIG, "detector")
-        parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
     p = commands.add_parser(
         "data",
         help="make the detector's real and synthetic videos and training crops",
@@ -189,7 +185,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "generators only make test videos. Reused when already built with the same settings.",
         formatter_class=_Formatter,
     )
-    config_options(p)
+    add_config_options(p, DETECTOR_CONFIG, "detector")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="rebuild even if built with the same settings")
     p.set_defaults(func=cmd_data)
 
@@ -201,7 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and video thresholds on the validation segments. Writes RUN/detector.pt; run again to resume.",
         formatter_class=_Formatter,
     )
-    config_options(p)
+    add_config_options(p, DETECTOR_CONFIG, "detector")
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser(

@@ -488,7 +488,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse would show the top-level usage; show the one of the command that was meant
-        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+        chosen = _chosen_parser(parser, args)
+        hint = ""
+        if "--source" in chosen._option_string_actions and not unknown[0].startswith("-"):
+            hint = f" (a source video or dataset goes after --source: --source {unknown[0]})"
+        chosen.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if not hasattr(args, "func"):  # `dancenow` or a group (`dancenow forensics`) with no command: list them
         group = _chosen_parser(parser, args)
         names = list(next(a for a in group._actions if isinstance(a, argparse._SubParsersAction)).choices)

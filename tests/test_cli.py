@@ -76,6 +76,11 @@ def test_the_robustness_conditions_named_in_the_help_are_the_ones_evaluated() ->
         (["train", "body", "--workers", "0"], "dancenow train body", "--workers: must be at least 1, got 0"),
         (["transfer", "--max-frames", "ten"], "dancenow transfer", "--max-frames: not a whole number: 'ten'"),
         (
+            ["transfer", "dance.mp4"],
+            "dancenow transfer",
+            "dance.mp4 (a source video or dataset goes after --source: --source dance.mp4)",
+        ),
+        (
             ["forensics", "verify", "v.mp4", "--max-frames", "-1"],
             "dancenow forensics verify",
             "0 (all) or more",

@@ -154,10 +154,17 @@ def hub_failure(exc: BaseException) -> str:
         return "the repo is gated: request access on its Hub page"
     if isinstance(exc, errors.RepositoryNotFoundError):
         return "no such repo, or this token cannot see it"
-    offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError)
-    if isinstance(exc, offline) or any(c.__name__ in _NETWORK_ERRORS for c in type(exc).__mro__):
+    if is_unreachable(exc):
         return "the Hub cannot be reached (no network, or HF_HUB_OFFLINE is set)"
     return first_line(exc)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether a Hub call failed for want of a connection (rather than an answer from the Hub)."""
+    from huggingface_hub import errors
+
+    offline = (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled, ConnectionError)
+    return isinstance(exc, offline) or any(c.__name__ in _NETWORK_ERRORS for c in type(exc).__mro__)
 
 
 @contextmanager

@@ -69,10 +69,47 @@ _COLUMNS_READ = (*_META_COLUMNS, "video", *_KEYPOINT_COLUMNS)
 _BUILD_ONE = "build one with `dancenow dataset build`"
 
 
+def _check_hub_dataset(repo_id: str) -> None:
+    """Ask the Hub once about ``repo_id`` and raise what it answers, before ``datasets`` does.
+
+    ``load_dataset`` retries an unreachable Hub for about 23 s and reports a missing or gated repo
+    as a page of text; one metadata request, without retries, says either at once. A repo that
+    ``datasets`` prepared earlier still loads without network (it falls back to that copy, found
+    as below), and with ``HF_HUB_OFFLINE`` set nothing is asked.
+    """
+    import datasets
+    from datasets.naming import camelcase_to_snakecase
+    from huggingface_hub import HfApi, constants
+
+    from dataset.hub import is_unreachable
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    try:
+        HfApi().dataset_info(repo_id)
+    except Exception as exc:
+        org, name = repo_id.split("/")
+        prepared = (
+            Path(datasets.config.HF_DATASETS_CACHE).expanduser() / f"{org}___{camelcase_to_snakecase(name)}"
+        )
+        if is_unreachable(exc) and any(p.is_dir() for p in prepared.glob("*/*/*")):
+            return
+        raise _hub_load_error(repo_id, exc) from None
+
+
+def _hub_load_error(dataset: str, exc: BaseException) -> DataError:
+    from dataset.hub import hub_failure
+
+    return DataError(
+        f"{dataset}: cannot load it from the Hub: {hub_failure(exc)}; check the repo id and your "
+        "network, or pass a dataset folder"
+    )
+
+
 def _load_split(dataset: str, split: str) -> Any:
     import datasets
 
-    from dataset.hub import hub_failure, quiet_hub_logs
+    from dataset.hub import quiet_hub_logs
 
     path = Path(dataset)
     if not path.exists() and dataset.count("/") != 1:
@@ -83,16 +120,15 @@ def _load_split(dataset: str, split: str) -> Any:
     # datasets would read a folder of videos or images as a one-split dataset of its files
     if path.is_dir() and not any(path.rglob("*.parquet")):
         raise DataError(f"{dataset}: not a dancenow dataset (no Parquet files in it); {_BUILD_ONE}")
+    if not path.exists():
+        _check_hub_dataset(dataset)
     try:
         with quiet_hub_logs():
             ds = datasets.load_dataset(dataset, split=split)
     except ValueError as exc:
         raise MissingSplitError(f"{dataset}: no split {split!r} ({str(exc).splitlines()[0]})") from None
     except ConnectionError as exc:  # a repo id that the Hub could not be asked about
-        raise DataError(
-            f"{dataset}: cannot load it from the Hub: {hub_failure(exc)}; check the repo id and your "
-            "network, or pass a dataset folder"
-        ) from None
+        raise _hub_load_error(dataset, exc) from None
     except FileNotFoundError as exc:
         raise DataError(f"{dataset}: cannot load ({str(exc).splitlines()[0]})") from None
     missing = [name for name in _COLUMNS_READ if name not in ds.column_names]

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from dataset.files import atomic_write_text, cache_root, sha256_file
-from dataset.hub import hub_error_message, quiet_hub_logs, token_source
+from dataset.hub import hub_error_message, is_unreachable, quiet_hub_logs, token_source
 
 MODEL_FILE = "model.pt"
 
@@ -168,11 +168,25 @@ def publish_model(
 
 
 def download_model(repo_id: str) -> Path:
-    """The checkpoint of a Hub model repo, downloaded once into the Hub cache."""
-    from huggingface_hub import hf_hub_download
+    """The checkpoint of a Hub model repo, downloaded once into the Hub cache.
+
+    The Hub is asked once first: ``hf_hub_download`` retries an unreachable Hub for about 23 s
+    before it falls back to the cached copy or fails; without a connection the cached copy is
+    used at once, and with none the error comes at once.
+    """
+    from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
 
     token, _ = token_source()
     try:
+        try:
+            HfApi(token=token).model_info(repo_id)
+        except Exception as exc:
+            cached = try_to_load_from_cache(
+                repo_id, MODEL_FILE, cache_dir=cache_root("hub"), repo_type="model"
+            )
+            if is_unreachable(exc) and isinstance(cached, str):
+                return Path(cached)
+            raise
         with quiet_hub_logs():
             path = hf_hub_download(
                 repo_id, MODEL_FILE, repo_type="model", token=token, cache_dir=cache_root("hub")

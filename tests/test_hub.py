@@ -88,10 +88,25 @@ def test_publish_without_token_and_offline_hub(tmp_path: Path, monkeypatch: pyte
     assert read_ledger(folder, "org/name") is None  # nothing recorded as published
     with pytest.raises(PublishError, match=r"^cannot read datasets/org/name: the Hub cannot be reached"):
         dataset_info("org/name")
-    # loading a dataset by repo id: the same one-line reason, not datasets' ConnectionError (it
-    # retries for about 24 s first)
+    # loading a dataset by repo id: the same one-line reason, from one request to the Hub (datasets
+    # alone retries for about 23 s, then raises a ConnectionError)
     with pytest.raises(DataError, match=r"^org/name: cannot load it from the Hub: the Hub cannot be reached"):
         load_target_clips("org/name", split="test")
+
+
+def test_a_dataset_cached_earlier_is_still_loaded_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datasets
+
+    from synthesis.data import _check_hub_dataset
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path)
+    with pytest.raises(DataError, match=r"^org/name: cannot load it from the Hub: the Hub cannot be reached"):
+        _check_hub_dataset("org/name")
+    # where datasets keeps what it prepared from a Hub repo: ORG___NAME/CONFIG/VERSION/HASH
+    (tmp_path / "org___name" / "default" / "0.0.0" / "0123abcd").mkdir(parents=True)
+    _check_hub_dataset("org/name")  # no error: datasets falls back to that copy
 
 
 def test_a_folder_that_is_not_a_dancenow_dataset(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from dataset.video import VideoWriter, probe, read_frames
 from forensics.provenance import verify_provenance
 from forensics.watermark import detect_watermark
 from synthesis.checkpoint import load_checkpoint
-from synthesis.hub import ModelPublishError, publish_model
+from synthesis.hub import ModelPublishError, download_model, publish_model
 from synthesis.transfer import TransferError, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,14 +126,27 @@ def test_model_publish_dry_run_and_offline_download(
     ) as err:
         publish_model(face_model, "someone/m", staging=tmp_path / "stage2")
     assert "hf_secret_value" not in str(err.value)
+    # a model downloaded earlier is used at once without network, from the Hub cache's own layout
+    monkeypatch.setenv("DANCENOW_CACHE", str(tmp_path / "cache"))
+    repo = tmp_path / "cache" / "hub" / "models--someone--demo-dancer-model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    cached = repo / "snapshots" / ("0" * 40) / "model.pt"
+    cached.write_bytes((tmp_path / "stage" / "model.pt").read_bytes())
+    assert download_model("someone/demo-dancer-model") == cached
+    with pytest.raises(
+        ModelPublishError, match=r"^cannot download model.pt from models/someone/other: the Hub"
+    ):
+        download_model("someone/other")
 
 
 def test_loading_a_model_by_repo_id_goes_to_the_hub(tmp_path: Path) -> None:
-    # HF_HUB_OFFLINE is read when huggingface_hub is imported, so it is set for a fresh process, as a
-    # user would; both commands that load a model say why in one line (without network, the same
-    # path waits out huggingface_hub's retries, about 23 s, and ends in the same message)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    for command in (["transfer", "--source", "none.mp4"], ["evaluate"]):
+    # Both commands that load a model say why in one line: without network (as here) and with
+    # HF_HUB_OFFLINE, which huggingface_hub reads when imported, so set for a fresh process as a
+    # user would.
+    offline = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for command, env in ((["transfer", "--source", "none.mp4"], offline), (["evaluate"], os.environ)):
         cli = subprocess.run(
             [sys.executable, "-m", "dataset.cli", *command, "--model", "someone/missing"],
             capture_output=True, text=True, cwd=tmp_path, env=env,

@@ -8,8 +8,10 @@ otherwise, runs headless, sends no usage statistics, watches no files and caps u
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -64,10 +66,35 @@ def check_roots(names: list[str]) -> list[Path]:
     return roots
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail here, in one line, where Streamlit could not listen (it would exit with a log line after
+    our banner). Bound with SO_REUSEADDR, as Streamlit's server binds, and released at once."""
+    if not 1 <= port <= 65535:
+        raise DashboardError(f"--port {port}: not a port number (1-65535)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise DashboardError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = (
+                "in use (another dashboard?)" if exc.errno == errno.EADDRINUSE else str(exc.strerror).lower()
+            )
+            raise DashboardError(
+                f"{host}:{port}: cannot listen there: {why}; pass another --port (or --host)"
+            ) from None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     roots = check_roots(args.results)
     if args.max_upload_mb < 1:
         raise DashboardError(f"--max-upload-mb {args.max_upload_mb}: must be at least 1")
+    check_port(args.host, args.port)
     command = streamlit_command(args.host, args.port, args.max_upload_mb)
     where = ", ".join(str(r) for r in roots)
     print(

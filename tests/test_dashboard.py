@@ -128,6 +128,18 @@ def test_the_cli_binds_to_localhost_and_refuses_a_missing_folder(
     assert capsys.readouterr().err.startswith(
         f"error: {tmp_path / 'results.json'}: not a folder; pass a results"
     )
+    # a port something already listens on is named before Streamlit starts (it would log and exit)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dashboard", str(tmp_path), "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: 127.0.0.1:{port}: cannot listen there: in use (another dashboard?); pass another --port "
+        "(or --host)\n"
+    )
+    assert main(["dashboard", str(tmp_path), "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "error: --port 70000: not a port number (1-65535)\n"
 
 
 def test_uploads_are_checked_for_type_size_and_content() -> None:

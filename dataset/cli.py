@@ -278,12 +278,25 @@ def cmd_dataset_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
+
+    def text(value: object) -> str:  # a list or record on one line, without Python's brackets and quotes
+        if isinstance(value, list):
+            return "; ".join(map(text, value))
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {text(v)}" for k, v in value.items())
+        return str(value)
+
     for key, value in info.items():
-        if isinstance(value, dict | list):
+        if value == {} or value == []:
+            print(f"{key}: none")
+        elif isinstance(value, dict):
             print(f"{key}:")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for k, v in items:
-                print(f"  {k}: {v}" if isinstance(value, dict) else f"  - {v}")
+            for k, v in value.items():
+                print(f"  {k}: {text(v)}")
+        elif isinstance(value, list):
+            print(f"{key}:")
+            for v in value:
+                print(f"  - {text(v)}")
         else:
             print(f"{key}: {value}")
     return 0

@@ -282,6 +282,12 @@ def dataset_info(target: str) -> dict[str, Any]:
                 {"subject_id": s["subject_id"], "status": s["status"], "reasons": s["reasons"]}
                 for s in report["subjects"]
             ],
+            "clips": [  # what `--clip` takes
+                {"clip_id": row["clip_id"], "split": row["split"], "frames": row["frame_count"]}
+                for clip in report["clips"]
+                if clip["included"]
+                for row in clip["rows"]
+            ],
             "files": len(report["files"]),
             "bytes": sum(f["bytes"] for f in report["files"]),
             "published": json.loads((path / LEDGER).read_text()) if (path / LEDGER).is_file() else {},

@@ -137,6 +137,17 @@ def _load_split(dataset: str, split: str) -> Any:
     return ds.cast_column("video", datasets.Video(decode=False))
 
 
+def clip_ids(dataset: str) -> list[str]:
+    """The clip ids of every split of ``dataset``, in split then dataset order (only that column is read)."""
+    ids: list[str] = []
+    for split in ("train", "test", "source"):
+        try:
+            ids += _load_split(dataset, split).select_columns(["clip_id"])["clip_id"]
+        except MissingSplitError:
+            continue
+    return ids
+
+
 def load_clips(
     dataset: str,
     split: str,
@@ -389,6 +400,7 @@ __all__ = [
     "DataError",
     "PairDataset",
     "cached_frames",
+    "clip_ids",
     "data_fingerprint",
     "epoch_batches",
     "load_clips",

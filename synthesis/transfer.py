@@ -25,7 +25,7 @@ from dataset.keypoints import PoseSequence
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, config_from_dict
-from .data import load_clips, scale_keypoints, to_uint8_images
+from .data import clip_ids, load_clips, scale_keypoints, to_uint8_images
 from .face_box import crop_boxes, face_box_size, face_boxes, paste_boxes
 from .networks import build_face_generator, build_generator
 from .normalize import (
@@ -156,7 +156,9 @@ def source_from_dataset(dataset: str, clip_id: str | None) -> SourceMotion:
                 dataset=dataset,
             )
     what = f"clip {clip_id!r}" if clip_id else "source clip"
-    raise TransferError(f"{dataset}: no {what}; list the clips with `dancenow dataset info {dataset}`")
+    ids = clip_ids(dataset)
+    shown = ", ".join(ids[:8]) + (f", ... ({len(ids)} in all)" if len(ids) > 8 else "")
+    raise TransferError(f"{dataset}: no {what}; its clips: {shown or 'none'}; pass one with --clip")
 
 
 def resolve_source(source: str, clip: str | None, **video_options: Any) -> SourceMotion:

@@ -268,6 +268,16 @@ def test_cli_info_and_demo_data(tmp_path: Path, built: dict[str, Any]) -> None:
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
     assert summary["splits"]["source"]["rows"] == 2 and summary["files"] == 4
+    # the clip ids `--clip` takes, with their split and length
+    clips = summary["clips"]
+    assert sum(c["split"] == "source" for c in clips) == 2
+    assert sum(c["frames"] for c in clips) == sum(s["frames"] for s in summary["splits"].values())
+    text = subprocess.run([*cli, "dataset", "info", str(built["out"])], capture_output=True, text=True)
+    first = clips[0]
+    assert (
+        f"\n  - clip_id: {first['clip_id']}, split: {first['split']}, frames: {first['frames']}\n"
+        in text.stdout
+    )
     demo = subprocess.run(
         [*cli, "demo-data", "--out", str(tmp_path / "raw"), "--target-seconds", "0.5", "--source-seconds", "0.5",
          "--sources", "1", "--size", "128", "--no-progress"],

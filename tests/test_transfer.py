@@ -30,6 +30,10 @@ def test_transfer_of_a_dataset_clip_writes_a_playable_video(
 ) -> None:
     out = tmp_path / "out.mp4"
     sbs = tmp_path / "sbs.mp4"
+    with pytest.raises(
+        TransferError, match=r"no clip 'nope'; its clips: demo-target/moves/train, .*; pass one"
+    ):
+        transfer(face_model, str(tiny_dataset), out, clip="nope", progress=False)
     result = transfer(face_model, str(tiny_dataset), out, side_by_side=sbs, progress=False)
     info = probe(out)
     assert info.codec == "h264" and info.frame_count == result.frames == 60  # 2 s at 30 fps

@@ -68,13 +68,16 @@ def _check_file(source: VideoSource) -> None:
         raise VideoError(f"{path}: empty file (0 bytes); copy the video again, it is not complete")
 
 
-# decord's messages start with its log prefix, "[18:01:48] /path/to/video_reader.cc:270: [FILE] ".
-_DECORD_LOG_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: (\[[^\]]*\] )?")
+# decord's messages start with its log prefix, "[18:01:48] /path/to/video_reader.cc:270: [FILE] ",
+# repeated where one of its errors wraps another.
+_DECORD_LOG_PREFIX = re.compile(r"^((\[[\d:]+\] )?[^\s\[]\S*:\d+: (\[[^\]]*\] )?)+")
 
 
 def _decord_reason(exc: BaseException) -> str:
-    """decord's reason without its log prefix (time, source line and the file name we give anyway)."""
-    return _DECORD_LOG_PREFIX.sub("", first_line(exc)).rstrip(".")
+    """`` (decord's reason)`` without its log prefix (time, source line and the file name we give
+    anyway); nothing where the reason is one of its internal assertions ("Check failed: ...")."""
+    reason = _DECORD_LOG_PREFIX.sub("", first_line(exc)).rstrip(".")
+    return "" if reason.startswith("Check failed") else f" ({reason})"
 
 
 def _rotation_of(source: VideoSource) -> tuple[int, str]:
@@ -117,6 +120,16 @@ def _rotate(frames: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frames, k=-(rotation // 90), axes=(1, 2)))
 
 
+def _decord() -> Any:
+    """decord, with its FFmpeg's own log lines ("[h264 @ 0x...] Invalid NAL unit size") off: a
+    frame that cannot be decoded becomes our one-line error. ``DANCENOW_NATIVE_LOGS=1`` keeps them."""
+    import decord
+
+    if os.environ.get("DANCENOW_NATIVE_LOGS", "") in ("", "0"):
+        decord.logging.set_level(decord.logging.QUIET)
+    return decord
+
+
 class VideoReader:
     """Frame-exact random-access and streaming reader over decord.
 
@@ -126,7 +139,7 @@ class VideoReader:
     """
 
     def __init__(self, source: VideoSource, num_threads: int = 0) -> None:
-        import decord
+        decord = _decord()
 
         _check_file(source)
         self.source = source
@@ -140,7 +153,7 @@ class VideoReader:
                 num_threads=num_threads,
             )
         except (decord.DECORDError, RuntimeError) as exc:
-            raise VideoError(f"{self.name}: decord cannot open it ({_decord_reason(exc)}); {_FIX}") from exc
+            raise VideoError(f"{self.name}: decord cannot open it{_decord_reason(exc)}; {_FIX}") from exc
         n = len(self._reader)
         if n == 0:
             raise VideoError(f"{self.name}: the video has zero frames; {_FIX}")
@@ -167,7 +180,7 @@ class VideoReader:
         return self.info.frame_count
 
     def _decode(self, indices: list[int]) -> np.ndarray:
-        import decord
+        import decord  # its log level was set when this reader opened
 
         if self._all_frames is not None:
             return self._all_frames[indices]
@@ -182,7 +195,7 @@ class VideoReader:
             lo, hi = min(indices), max(indices)
             raise VideoError(
                 f"{self.name}: frames {lo}..{hi} cannot be decoded, the file looks truncated or "
-                f"corrupt ({_decord_reason(exc)}); {_FIX}"
+                f"corrupt{_decord_reason(exc)}; {_FIX}"
             ) from exc
         return batch
 

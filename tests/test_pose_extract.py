@@ -133,6 +133,17 @@ def test_corrupt_and_truncated_videos_raise_video_error_naming_the_file(video: P
             [truncated], workers=2, cache_dir=tmp_path / "cache", chunk_frames=CHUNK, progress=False
         )
     assert "\n" not in str(info.value)
+    # a chunk that cannot be decoded: its frame range, named once
+    noise = tmp_path / "noise.mp4"
+    rng = np.random.default_rng(0)
+    write_video(noise, list(rng.integers(0, 256, (40, 128, 128, 3), dtype=np.uint8)), fps=30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(noise.read_bytes()[:100_000])
+    with pytest.raises(
+        VideoError, match=rf"^{re.escape(str(cut))}: frames \d+\.\.\d+ cannot be decoded, "
+    ) as info:
+        extract_poses([cut], workers=1, cache_dir=tmp_path / "cache", chunk_frames=CHUNK, progress=False)
+    assert str(info.value).count("frames") == 1, info.value
     assert not list((tmp_path / "cache").rglob("*.npz")) or all(
         "truncated" not in str(p) for p in (tmp_path / "cache").rglob("*.npz")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -135,6 +136,25 @@ def test_missing_truncated_and_audio_only_files(tmp_path: Path, clip: Path) -> N
             container.mux(packet)
     with pytest.raises(VideoError, match="no video stream"):
         probe(audio)
+
+
+def test_a_video_cut_mid_stream_is_one_line_without_ffmpeg_lines(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    noise = tmp_path / "noise.mp4"
+    with VideoWriter(noise, fps=30) as writer:  # noise: large frames, so the cut falls inside one
+        writer.write_batch(np.random.default_rng(0).integers(0, 256, (60, 128, 128, 3), dtype=np.uint8))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(noise.read_bytes()[:100_000])
+    capfd.readouterr()
+    with pytest.raises(VideoError) as err:
+        read_frames(cut)
+    # the frames it could not decode, without decord's internal assertion or FFmpeg's log lines
+    assert re.match(
+        rf"^{cut}: frames 0\.\.\d+ cannot be decoded, the file looks truncated or corrupt; re-export",
+        str(err.value),
+    ), err.value
+    assert capfd.readouterr().err == ""
 
 
 def test_writer_rejects_wrong_frames(tmp_path: Path) -> None:

@@ -183,7 +183,8 @@ class ChunkRunner:
             seq = self.detector.detect(frames())
         except VideoError as exc:
             message = str(exc).removeprefix(f"{video}: ")
-            raise VideoError(f"{where}: {message}") from None
+            # a decoding error names the frames it could not decode itself
+            raise VideoError(str(exc) if message.startswith("frame") else f"{where}: {message}") from None
         except Exception as exc:
             raise PoseExtractionError(
                 f"{where}: pose detection failed ({type(exc).__name__}: {exc})"

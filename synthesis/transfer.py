@@ -210,6 +210,9 @@ def transfer(
     started = time.perf_counter()
     retain_freed_memory()
     out = Path(out)
+    for video in (out, *([Path(side_by_side)] if side_by_side else [])):
+        if video.suffix.lower() != ".mp4":  # checked before any work: VideoWriter writes H.264 MP4
+            raise TransferError(f"{video}: the output is an H.264 MP4 video; name it {video.stem}.mp4")
     net = load_transfer_model(model, use_face=use_face)
     motion = resolve_source(
         source, clip, detector=detector, workers=workers, smoothing=smoothing, progress=progress

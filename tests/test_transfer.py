@@ -91,6 +91,8 @@ def test_transfer_from_a_video_file_runs_the_detector(
 def test_transfer_errors_are_clear(tmp_path: Path, face_model: Path) -> None:
     with pytest.raises(TransferError, match="no such video file or dataset"):
         transfer(face_model, str(tmp_path / "missing.mp4"), tmp_path / "o.mp4", progress=False)
+    with pytest.raises(TransferError, match=r"o\.avi: the output is an H\.264 MP4 video; name it o\.mp4$"):
+        transfer(face_model, str(tmp_path / "missing.mp4"), tmp_path / "o.avi", progress=False)
 
     # No person in view: the real detector finds nobody, and the error names the video.
     empty = tmp_path / "empty-room.mp4"

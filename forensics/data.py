@@ -203,6 +203,16 @@ def build_detector_data(
     settings["crop"].pop("dropout")
     settings["crop"].pop("backbone")
     settings["jitter"] = config.augment.jitter
+    if (
+        folder.exists()
+        and not (folder / MANIFEST).is_file()
+        and (not folder.is_dir() or any(folder.iterdir()))
+    ):
+        # a build replaces the folder: never one that holds something else
+        raise DetectorDataError(
+            f"{folder}: exists and is not the detector's data (no {MANIFEST}); choose another data.folder "
+            "or empty it: a build replaces its folder"
+        )
     if not force and (folder / MANIFEST).is_file():
         existing = load_detector_data(folder)
         if existing.manifest.get("settings") == settings:

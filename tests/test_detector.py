@@ -172,6 +172,14 @@ def test_detector_config_errors_name_the_field(tmp_path: Path) -> None:
     )
     with pytest.raises(DetectorDataError, match="held_out"):
         build_detector_data(config, progress=False)
+    # a folder that holds something else is never replaced by a build
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    config = load_detector_config(None, [f"data.folder={mine}"])
+    with pytest.raises(DetectorDataError, match=rf"^{mine}: exists and is not the detector's data"):
+        build_detector_data(config, progress=False)
+    assert (mine / "notes.txt").read_text() == "keep me"
 
 
 def test_a_run_trained_on_other_data_is_set_aside_not_resumed(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
-from dataset.cli import _Formatter
+from dataset.cli import _Formatter, int_in, positive_int
 
 from .files import DEFAULT_MAX_UPLOAD_MB, MAX_UPLOAD_ENV, ROOTS_ENV
 
@@ -69,8 +69,6 @@ def check_roots(names: list[str]) -> list[Path]:
 def check_port(host: str, port: int) -> None:
     """Fail here, in one line, where Streamlit could not listen (it would exit with a log line after
     our banner). Bound with SO_REUSEADDR, as Streamlit's server binds, and released at once."""
-    if not 1 <= port <= 65535:
-        raise DashboardError(f"--port {port}: not a port number (1-65535)")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -92,8 +90,6 @@ def check_port(host: str, port: int) -> None:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     roots = check_roots(args.results)
-    if args.max_upload_mb < 1:
-        raise DashboardError(f"--max-upload-mb {args.max_upload_mb}: must be at least 1")
     check_port(args.host, args.port)
     command = streamlit_command(args.host, args.port, args.max_upload_mb)
     where = ", ".join(str(r) for r in roots)
@@ -117,11 +113,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=_Formatter,
     )
     p.add_argument("results", nargs="*", metavar="RESULTS_DIR", help="folders to read (default: outputs)")
-    p.add_argument("--port", type=int, default=8501, help="port to listen on")
+    p.add_argument("--port", type=int_in(1, 65535), default=8501, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument(
         "--max-upload-mb",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_UPLOAD_MB,
         help="largest video, in MB, that the forensics page accepts for a verdict",
     )

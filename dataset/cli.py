@@ -66,6 +66,44 @@ def count_or_all(text: str) -> int:
     return value
 
 
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high`` (ports, quality settings, sizes)."""
+
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text}")
+        return value
+
+    return parse
+
+
+def above_0_up_to(high: float) -> Callable[[str], float]:
+    """An argparse type: a number above 0 and at most ``high`` (seconds, frame rates)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value <= high:
+            raise argparse.ArgumentTypeError(f"must be above 0 and at most {high:g}, got {text}")
+        return value
+
+    return parse
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def _integer(text: str) -> int:
     try:
         return int(text)
@@ -337,12 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same videos")
     p.add_argument(
-        "--target-seconds", type=float, default=120.0, help="length of the target's standard-moves clip"
+        "--target-seconds",
+        type=above_0_up_to(3600),
+        default=120.0,
+        help="length of the target's standard-moves clip",
     )
-    p.add_argument("--source-seconds", type=float, default=20.0, help="length of each source dance")
-    p.add_argument("--sources", type=int, default=3, help="number of source dancers")
-    p.add_argument("--size", type=int, default=256, help="frame width and height in pixels")
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate")
+    p.add_argument(
+        "--source-seconds", type=above_0_up_to(3600), default=20.0, help="length of each source dance"
+    )
+    p.add_argument("--sources", type=int_in(0, 100), default=3, help="number of source dancers")
+    p.add_argument("--size", type=int_in(32, 2048), default=256, help="frame width and height in pixels")
+    p.add_argument("--fps", type=above_0_up_to(240), default=30.0, help="frame rate")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=cmd_demo_data)
 
@@ -395,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--min-person-rate",
-        type=float,
+        type=fraction,
         default=0.5,
         help="fail if a person is detected in fewer than this fraction of a clip's frames",
     )
@@ -404,7 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="other",
         help="licence id for the card; 'other' writes dancenow's consent-bound licence (LICENSE.md)",
     )
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality of the stored videos (lower is better)")
+    p.add_argument(
+        "--crf",
+        type=int_in(0, 51),
+        default=18,
+        help="H.264 quality of the stored videos (0-51, lower is better)",
+    )
     _add_extraction_options(p)
     p.set_defaults(func=cmd_dataset_build)
 

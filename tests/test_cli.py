@@ -86,6 +86,24 @@ def test_the_robustness_conditions_named_in_the_help_are_the_ones_evaluated() ->
             "0 (all) or more",
         ),
         (["pose", "extract", "v.mp4", "--workers", "-2"], "dancenow pose extract", "must be at least 1"),
+        (
+            ["demo-data", "--size", "100000"],
+            "dancenow demo-data",
+            "--size: must be from 32 to 2048, got 100000",
+        ),
+        (["demo-data", "--fps", "0"], "dancenow demo-data", "--fps: must be above 0 and at most 240, got 0"),
+        (["demo-data", "--target-seconds", "x"], "dancenow demo-data", "--target-seconds: not a number: 'x'"),
+        (
+            ["dataset", "build", "--crf", "60"],
+            "dancenow dataset build",
+            "--crf: must be from 0 to 51, got 60",
+        ),
+        (
+            ["dataset", "build", "--min-person-rate", "2"],
+            "dancenow dataset build",
+            "must be from 0 to 1, got 2",
+        ),
+        (["dashboard", "--max-upload-mb", "0"], "dancenow dashboard", "must be at least 1, got 0"),
     ],
 )
 def test_a_wrong_argument_is_answered_by_the_command_meant(

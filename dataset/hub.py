@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def plan_publish(
 ) -> PublishPlan:
     """What a publish would upload and delete. ``remote_files``: the repo's current files, if known;
     otherwise the ledger of the last publish from this folder is used."""
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+    if not looks_like_repo_id(repo_id):
         raise PublishError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     upload = local_upload_files(folder)
     local = {f["path"] for f in upload}
@@ -139,6 +140,16 @@ def plan_publish(
         deletions_from=origin,
         squash_history=bool(delete),
     )
+
+
+# ORG/NAME as the Hub allows it: letters, digits, "-", "_" and ".", neither part starting or ending
+# with "-" or "."; a path such as /data/x or ./x is not one.
+_REPO_ID = re.compile(r"(?![.-])[\w.-]+(?<![.-])/(?![.-])[\w.-]+(?<![.-])")
+
+
+def looks_like_repo_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a Hub repo id (ORG/NAME), rather than of a path."""
+    return len(text) <= 96 and _REPO_ID.fullmatch(text) is not None
 
 
 # The network errors of the Hub's HTTP client (its own httpx), named so that it need not be imported.
@@ -292,7 +303,7 @@ def dataset_info(target: str) -> dict[str, Any]:
             "bytes": sum(f["bytes"] for f in report["files"]),
             "published": json.loads((path / LEDGER).read_text()) if (path / LEDGER).is_file() else {},
         }
-    if target.count("/") != 1:
+    if not looks_like_repo_id(target):
         raise PublishError(f"{target}: neither an existing folder nor a Hub repo id (ORG/NAME)")
     from huggingface_hub import HfApi
 

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from dataset.files import atomic_destination, first_line
+from dataset.hub import looks_like_repo_id
 
 FORMAT = "dancenow-synthesis-checkpoint"
 FORMAT_VERSION = 1
@@ -65,7 +66,7 @@ def resolve_checkpoint_path(target: str | os.PathLike[str]) -> Path:
     if path.is_file():
         return path
     text = str(target)
-    if text.count("/") == 1 and not text.startswith((".", "/")) and not path.suffix:
+    if looks_like_repo_id(text) and not path.suffix:
         from .hub import ModelPublishError, download_model
 
         try:

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from dataset.files import atomic_destination, cache_root
+from dataset.hub import looks_like_repo_id
 from dataset.keypoints import PoseSequence
 
 
@@ -112,7 +113,7 @@ def _load_split(dataset: str, split: str) -> Any:
     from dataset.hub import quiet_hub_logs
 
     path = Path(dataset)
-    if not path.exists() and dataset.count("/") != 1:
+    if not path.exists() and not looks_like_repo_id(dataset):
         raise DataError(
             f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
             f"{_BUILD_ONE} or pass --set data.dataset=..."

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from dataset.files import atomic_write_text, cache_root, sha256_file
-from dataset.hub import hub_error_message, is_unreachable, quiet_hub_logs, token_source
+from dataset.hub import hub_error_message, is_unreachable, looks_like_repo_id, quiet_hub_logs, token_source
 
 MODEL_FILE = "model.pt"
 
@@ -142,7 +142,7 @@ def publish_model(
     staging: str | os.PathLike[str] | None = None,
 ) -> ModelPublishPlan:
     """Stage and (unless ``dry_run``) upload a checkpoint as a Hub model repo."""
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+    if not looks_like_repo_id(repo_id):
         raise ModelPublishError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
     folder = (
         Path(staging) if staging else Path(checkpoint).resolve().parent / f"hub-{repo_id.replace('/', '--')}"

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from dataset.files import atomic_write_text, sha256_file
+from dataset.hub import looks_like_repo_id
 from dataset.keypoints import PoseSequence
 
 from .checkpoint import load_checkpoint
@@ -165,7 +166,7 @@ def resolve_source(source: str, clip: str | None, **video_options: Any) -> Sourc
     path = Path(source)
     if path.is_file():
         return source_from_video(path, **video_options)
-    if path.is_dir() or (source.count("/") == 1 and not path.suffix):
+    if path.is_dir() or (looks_like_repo_id(source) and not path.suffix):
         return source_from_dataset(source, clip)
     raise TransferError(
         f"{source}: no such video file or dataset; pass a video path or a dataset folder / Hub repo id"

@@ -109,6 +109,27 @@ def test_a_dataset_cached_earlier_is_still_loaded_without_network(
     _check_hub_dataset("org/name")  # no error: datasets falls back to that copy
 
 
+def test_a_repo_id_is_told_from_a_path() -> None:
+    from dataset.hub import looks_like_repo_id
+
+    for repo_id in ("org/name", "your-org/dance.v2", "a_b/c-d"):
+        assert looks_like_repo_id(repo_id), repo_id
+    for path in (
+        "/data",
+        "./data",
+        "org/",
+        "a/b/c",
+        "org/na me",
+        "-org/name",
+        "org/name.",
+        "o" * 50 + "/" + "n" * 50,
+    ):
+        assert not looks_like_repo_id(path), path
+    # a missing absolute path is named as such, not sent to the Hub as a repo id
+    with pytest.raises(DataError, match=r"^/nonexistent: neither a dataset folder nor a Hub repo id"):
+        load_target_clips("/nonexistent", split="train")
+
+
 def test_a_folder_that_is_not_a_dancenow_dataset(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -229,12 +229,21 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_pose_extract(args: argparse.Namespace) -> int:
-    from .pose import extract_poses, smooth_poses, write_openpose_json
+    from .pose import PoseExtractionError, extract_poses, smooth_poses, write_openpose_json
     from .quality import detection_rates
     from .video import probe
 
-    videos = [Path(v) for v in args.videos]
+    videos = list(dict.fromkeys(Path(v) for v in args.videos))  # a file named twice is done once
     infos = {str(v): probe(v) for v in videos}  # fail early, naming a bad file, before any work
+    written: dict[str, Path] = {}
+    for video in videos:  # outputs are named by stem: two videos must not write one file
+        other = written.setdefault(video.stem, video)
+        if other != video:
+            raise PoseExtractionError(
+                f"{other} and {video} would both write {args.out / (video.stem + '.npz')}; "
+                "extract them in separate runs with different --out"
+            )
+    args.out.mkdir(parents=True, exist_ok=True)
     results = extract_poses(
         videos,
         detector=args.detector,
@@ -244,7 +253,6 @@ def cmd_pose_extract(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     for video in videos:
         seq = results[str(video)]
         if args.smoothing != "none":
@@ -568,6 +576,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except _known_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file we cannot write or read (permissions, a full disk, a bad path)
+        if exc.filename is None:
+            raise
+        why = str(exc.strerror or exc).lower()
+        print(
+            f"error: {exc.filename}: {why}; check the path, its permissions and free space", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume (finished work is cached)", file=sys.stderr)

@@ -150,6 +150,29 @@ def test_verify_reads_every_frame_with_max_frames_0(
     assert report["provenance"]["found"] is False
 
 
+def test_pose_extract_refuses_two_videos_that_would_write_one_file_and_an_unwritable_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataset.video import VideoWriter
+
+    for folder in ("a", "b"):
+        with VideoWriter(tmp_path / folder / "clip.mp4", fps=30) as writer:
+            for _ in range(4):
+                writer.write(np.full((64, 64, 3), 90, np.uint8))
+    first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
+    out = tmp_path / "poses"
+    assert main(["pose", "extract", str(first), str(second), "--out", str(out), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {first} and {second} would both write {out / 'clip.npz'}; extract them in separate runs "
+        "with different --out\n"
+    )
+    # a folder that cannot be made: one line naming it, before any detection
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["pose", "extract", str(first), "--out", str(blocked / "poses"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {blocked / 'poses'}: not a directory; check the path")
+
+
 def test_help_imports_no_numerical_library() -> None:
     # `dancenow --help` and every argument error build the whole parser; numpy, scipy, torch and
     # mediapipe would add half a second or more to each.

@@ -153,6 +153,8 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"] and ": " in message:  # the cross-field checks name their field first
+            field, message = message.split(": ", 1)
         if err["type"] == "missing":
             message = "required field is missing"
         elif err["type"] == "extra_forbidden":

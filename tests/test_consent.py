@@ -76,8 +76,8 @@ def test_expiry_and_revocation_exclude(tmp_path: Path) -> None:
         ),
         ({"subject_id": "Alice Smith"}, "subject_id", "pattern"),
         ({"date_signed": "last tuesday"}, "date_signed", "date"),
-        ({"revoked": True}, "(top level)", "revoked_date: required when revoked is true"),
-        ({"expires": "2025-01-01"}, "(top level)", "expires: must be later than date_signed"),
+        ({"revoked": True}, "revoked_date", "revoked_date': required when revoked is true"),
+        ({"expires": "2025-01-01"}, "expires", "expires': must be later than date_signed"),
         ({"scopes_typo": {}}, "scopes_typo", "unknown field"),
         (
             {"consent_document": {"reference": "signed.pdf", "sha256": "abc"}},

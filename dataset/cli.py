@@ -299,10 +299,14 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     for clip in report["clips"]:
         err = clip.get("ground_truth_error", {}).get("raw")
         if err and err["body_px"] is not None:
+
+            def px(value: float | None) -> str:  # None: no detected point had a true one to compare
+                return "no points compared" if value is None else f"{value:.2f} px"
+
             print(
-                f"{clip['clip']}: detector vs ground truth: body {err['body_px']:.2f} px "
-                f"({err['body_pct_of_height']:.2f}% of height), face {err['face_px'] or float('nan'):.2f} px, "
-                f"hands {err['hands_px'] or float('nan'):.2f} px"
+                f"{clip['clip']}: detector vs ground truth: body {px(err['body_px'])} "
+                f"({err['body_pct_of_height']:.2f}% of height), face {px(err['face_px'])}, "
+                f"hands {px(err['hands_px'])}"
             )
     print(f"dataset: {result.out_dir} (card README.md, report build_report.md); load it with")
     print(f"  python -c 'import datasets; print(datasets.load_dataset(\"{result.out_dir}\"))'")

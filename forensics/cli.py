@@ -182,7 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Real videos from the dataset's target and source clips; synthetic videos from every model in "
         "data.generators performing the same motions (without the watermark); person boxes, an H.264 re-encoded "
         "copy of each training video, and the training crops. Splits by motion and generator; held-out "
-        "generators only make test videos. Reused when already built with the same settings.",
+        "generators only make test videos. Reused when already built with the same settings and models; an "
+        "interrupted build resumes.",
         formatter_class=_Formatter,
     )
     add_config_options(p, DETECTOR_CONFIG, "detector")

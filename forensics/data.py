@@ -19,12 +19,16 @@
 Splits are by motion and generator, never by frame: the target's test split and the source subjects
 in ``data.test_subjects`` are test motion; held-out generators make only test videos and are never
 trained on. The last ``val_fraction`` of each training video calibrates the verdict threshold.
-The folder is built in a temporary sibling and renamed into place: an interrupted build leaves the
-previous one intact, and a finished build with the same settings is reused.
+The folder is built in a hidden sibling and renamed into place: an interrupted build leaves the
+previous one intact, and running the same command again resumes it from the videos it finished (the
+sibling is named after the settings, the models' and the clips' hashes). A finished build with the
+same settings and models is reused.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import itertools
 import json
 import os
@@ -36,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from dataset.files import atomic_write_text, sha256_file
+from dataset.files import atomic_destination, atomic_write_text, sha256_file
 from dataset.keypoints import PoseSequence
 
 from .config import DetectorConfig, GeneratorSpec
@@ -213,11 +217,6 @@ def build_detector_data(
             f"{folder}: exists and is not the detector's data (no {MANIFEST}); choose another data.folder "
             "or empty it: a build replaces its folder"
         )
-    if not force and (folder / MANIFEST).is_file():
-        existing = load_detector_data(folder)
-        if existing.manifest.get("settings") == settings:
-            print(f"{folder}: detector data already built with these settings; reusing it")
-            return existing
     if not data.generators:
         raise DetectorDataError(
             "data.generators is empty: list the trained models that make the synthetic videos"
@@ -227,19 +226,26 @@ def build_detector_data(
             "data.generators: mark at least one (but not every) generator held_out: true, to measure "
             "detection of generators never trained on"
         )
+    checkpoints = [resolve_generator(spec) for spec in data.generators]
+    model_hashes = [sha256_file(path) for path in checkpoints]
+    if not force and (folder / MANIFEST).is_file():
+        existing = load_detector_data(folder)
+        built_from = [g.get("sha256") for g in existing.manifest.get("generators", [])]
+        if existing.manifest.get("settings") == settings and built_from == model_hashes:
+            print(f"{folder}: detector data already built with these settings and models; reusing it")
+            return existing
 
     motions = _motions(config)
     nets = {}
     generators = []
-    for spec in data.generators:
-        path = resolve_generator(spec)
+    for spec, path, model_hash in zip(data.generators, checkpoints, model_hashes, strict=True):
         net = load_transfer_model(path, use_face=spec.use_face)
         nets[spec.name] = net
         generators.append(
             {
                 "name": spec.name,
                 "checkpoint": str(path),
-                "sha256": sha256_file(path),
+                "sha256": model_hash,
                 "stage": net.state.get("stage"),
                 "step": net.state.get("step"),
                 "variant": variant_label(net),
@@ -254,9 +260,28 @@ def build_detector_data(
     height, width = sizes.pop()
     fps = float(motions[0].frames.fps)
 
-    work = folder.with_name(f".{folder.name}.building-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    # The work folder is named after everything the videos depend on, and kept when a build stops:
+    # the same command run again finds the videos it finished there and goes on from them.
+    inputs = json.dumps([settings, model_hashes, [m.frames.video_sha256 for m in motions]], sort_keys=True)
+    key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    work = folder.with_name(f".{folder.name}.building-{key}")
+    for stale in folder.parent.glob(f".{folder.name}.building-*"):
+        if stale != work:  # from other settings, models or data: never to be resumed
+            shutil.rmtree(stale, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    lock = open(work / ".lock", "w")  # noqa: SIM115 - held until the build ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise DetectorDataError(
+            f"{folder}: another `dancenow forensics data` is building it now; wait for it to finish"
+        ) from None
+    for unfinished in work.rglob(".*.tmp*"):  # a file the interrupted run was writing
+        unfinished.unlink()
+    resumed = sum(1 for _ in work.rglob("*.boxes.npy"))
+    if resumed:
+        print(f"{folder}: resuming an interrupted build ({resumed} videos already done)")
     rng = np.random.default_rng(config.runtime.seed)
     videos: list[DetectorVideo] = []
     plan_frames = sum(min(len(m.poses), data.max_real_frames) for m in motions) + sum(
@@ -270,23 +295,14 @@ def build_detector_data(
     try:
         for motion in motions:
             n = min(len(motion.poses), data.max_real_frames)
-            frames = np.asarray(cached_frames(motion.frames, height, width)[:n])
-            body = scale_keypoints(motion.poses.body[:n], motion.size, (height, width))
-            videos.append(
-                _store(
-                    work,
-                    f"real/{_slug(motion.clip_id)}",
-                    frames,
-                    body,
-                    fps,
-                    REAL,
-                    None,
-                    "real",
-                    motion,
-                    config,
-                    rng,
-                )
+            planned = _planned(
+                f"real/{_slug(motion.clip_id)}", n, fps, REAL, None, "real", motion, config, rng
             )
+            if not _stored(work, planned[0]):
+                frames = np.asarray(cached_frames(motion.frames, height, width)[:n])
+                body = scale_keypoints(motion.poses.body[:n], motion.size, (height, width))
+                _store(work, planned, frames, body, config)
+            videos.append(planned[0])
             bar.update(n)
         for spec in data.generators:
             net = nets[spec.name]
@@ -294,26 +310,17 @@ def build_detector_data(
                 if spec.held_out and motion.split != "test":
                     continue  # a held-out generator is only ever seen at test time
                 n = min(len(motion.poses), data.max_frames_per_video)
-                model_input = _generator_input(net, motion, n)
-                with torch.inference_mode():
-                    _, frames = run_generator(net, model_input, bar)
                 group = "held_out" if spec.held_out else "seen"
                 name = f"synthetic/{spec.name}/{_slug(motion.clip_id)}"
-                videos.append(
-                    _store(
-                        work,
-                        name,
-                        frames,
-                        model_input.body,
-                        fps,
-                        SYNTHETIC,
-                        spec.name,
-                        group,
-                        motion,
-                        config,
-                        rng,
-                    )
-                )
+                planned = _planned(name, n, fps, SYNTHETIC, spec.name, group, motion, config, rng)
+                if _stored(work, planned[0]):
+                    bar.update(n)
+                else:
+                    model_input = _generator_input(net, motion, n)
+                    with torch.inference_mode():
+                        _, frames = run_generator(net, model_input, bar)
+                    _store(work, planned, frames, model_input.body, config)
+                videos.append(planned[0])
         bar.close()
         crops = _training_crops(work, videos, config)
         with open(work / CROPS_FILE, "wb") as handle:
@@ -336,6 +343,8 @@ def build_detector_data(
             "seconds": round(time.perf_counter() - started, 1),
         }
         atomic_write_text(work / MANIFEST, json.dumps(manifest, indent=1))
+        lock.close()
+        (work / ".lock").unlink()
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
             os.replace(folder, old)
@@ -343,18 +352,15 @@ def build_detector_data(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(work, folder)
-    except BaseException:
+    finally:  # on failure the work folder stays, for the same command to resume
         bar.close()
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        lock.close()
     return load_detector_data(folder)
 
 
-def _store(
-    work: Path,
+def _planned(
     name: str,
-    frames: np.ndarray,
-    body: np.ndarray,
+    frames: int,
     fps: float,
     label: int,
     generator: str | None,
@@ -362,18 +368,14 @@ def _store(
     motion: _Motion,
     config: DetectorConfig,
     rng: np.random.Generator,
-) -> DetectorVideo:
-    """Write one video (and, for training videos, its H.264 copy) with its person boxes."""
-    path = work / f"{name}.mp4"
-    _write_video(path, frames, fps)
-    boxes = person_boxes(body, config.model.crop_margin)
-    np.save(work / f"{name}.boxes.npy", boxes)
-    copy = None
+) -> tuple[DetectorVideo, int | None]:
+    """One video of the data before it is written, and the bit rate of its H.264 copy (training
+    videos only): drawn here, in the same order on every run, so a resumed build draws the same."""
+    copy = rate = None
     if motion.split == "train":
         rate = int(rng.choice(config.data.h264_bit_rates))
         copy = f"{name}.h264-{rate // 1000}k.mp4"
-        _write_video(work / copy, frames, fps, bit_rate=rate)
-    return DetectorVideo(
+    video = DetectorVideo(
         id=name,
         path=f"{name}.mp4",
         label=label,
@@ -381,11 +383,35 @@ def _store(
         group=group,
         split=motion.split,
         motion=motion.clip_id,
-        frames=len(frames),
+        frames=frames,
         fps=fps,
         boxes=f"{name}.boxes.npy",
         h264_copy=copy,
     )
+    return video, rate
+
+
+def _stored(work: Path, video: DetectorVideo) -> bool:
+    """Whether an earlier run of the same build finished ``video`` (its boxes are written last)."""
+    return (work / video.boxes).is_file()
+
+
+def _store(
+    work: Path,
+    planned: tuple[DetectorVideo, int | None],
+    frames: np.ndarray,
+    body: np.ndarray,
+    config: DetectorConfig,
+) -> None:
+    """Write one video (and, for a training video, its H.264 copy), then its person boxes."""
+    video, rate = planned
+    _write_video(work / video.path, frames, video.fps)
+    if video.h264_copy is not None:
+        _write_video(work / video.h264_copy, frames, video.fps, bit_rate=rate)
+    boxes = atomic_destination(work / video.boxes)
+    with open(boxes, "wb") as handle:
+        np.save(handle, person_boxes(body, config.model.crop_margin))
+    os.replace(boxes, work / video.boxes)
 
 
 def stored_crop_size(config: DetectorConfig) -> int:

@@ -195,3 +195,50 @@ def test_a_run_trained_on_other_data_is_set_aside_not_resumed(tmp_path: Path) ->
     assert not (run / "detector").exists()
     (aside,) = run.glob("stale-*")
     assert (aside / "detector" / "checkpoint_1").is_dir() and (aside / RUN_STAMP).is_file()
+
+
+def test_an_interrupted_data_build_resumes_from_the_videos_it_finished(
+    tiny_detector: TinyDetector, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+    import time
+
+    # the tiny detector's data settings, built again into another folder and stopped with Ctrl-C
+    folder = tmp_path / "data"
+    config = tiny_detector.config.model_copy(deep=True)
+    config.data.folder = str(folder)
+    config_file = tmp_path / "detector.yaml"
+    config_file.write_text(config.to_yaml())
+    command = [
+        sys.executable,
+        "-m",
+        "dataset.cli",
+        "forensics",
+        "data",
+        "--config",
+        str(config_file),
+        "--quiet",
+    ]
+    build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".data.building-*/real/*.boxes.npy")):  # the first video is done
+        assert build.poll() is None and time.monotonic() < deadline, build.communicate()
+        time.sleep(0.02)
+    build.send_signal(signal.SIGINT)
+    _, err = build.communicate(timeout=60)
+    assert build.returncode == 130, err
+    assert "interrupted; re-run the same command to resume" in err
+    (work,) = tmp_path.glob(".data.building-*")
+    done = {p.relative_to(work): p.stat().st_mtime_ns for p in work.rglob("*.boxes.npy")}
+    assert done and not folder.exists()
+
+    data = build_detector_data(config, progress=False)
+    assert f"resuming an interrupted build ({len(done)} videos already done)" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".data.building-*"))
+    # what was finished was kept, not made again
+    assert {p: (folder / p).stat().st_mtime_ns for p in done} == done
+    # and the result is the uninterrupted build's: the same videos, the same random H.264 bit rates
+    uninterrupted = load_detector_data(tiny_detector.data).manifest
+    assert len(done) < len(uninterrupted["videos"]), "stopped part-way"
+    assert data.manifest["videos"] == uninterrupted["videos"]
+    assert data.manifest["crops"] == uninterrupted["crops"]

@@ -133,6 +133,9 @@ def test_corrupt_and_truncated_videos_raise_video_error_naming_the_file(video: P
             [truncated], workers=2, cache_dir=tmp_path / "cache", chunk_frames=CHUNK, progress=False
         )
     assert "\n" not in str(info.value)
+    assert not list((tmp_path / "cache").rglob("*.npz")) or all(
+        "truncated" not in str(p) for p in (tmp_path / "cache").rglob("*.npz")
+    )
     # a chunk that cannot be decoded: its frame range, named once
     noise = tmp_path / "noise.mp4"
     rng = np.random.default_rng(0)
@@ -142,11 +145,8 @@ def test_corrupt_and_truncated_videos_raise_video_error_naming_the_file(video: P
     with pytest.raises(
         VideoError, match=rf"^{re.escape(str(cut))}: frames \d+\.\.\d+ cannot be decoded, "
     ) as info:
-        extract_poses([cut], workers=1, cache_dir=tmp_path / "cache", chunk_frames=CHUNK, progress=False)
+        extract_poses([cut], workers=1, cache_dir=tmp_path / "cache-cut", chunk_frames=CHUNK, progress=False)
     assert str(info.value).count("frames") == 1, info.value
-    assert not list((tmp_path / "cache").rglob("*.npz")) or all(
-        "truncated" not in str(p) for p in (tmp_path / "cache").rglob("*.npz")
-    )
 
 
 def test_chunk_errors_name_the_video_and_frame_range(video: Path) -> None:

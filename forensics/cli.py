@@ -188,7 +188,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_options(p, DETECTOR_CONFIG, "detector")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--force", action="store_true", help="rebuild even if built with the same settings")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild from scratch, even if built or partly built with the same settings",
+    )
     p.set_defaults(func=cmd_data)
 
     p = commands.add_parser(

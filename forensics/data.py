@@ -266,7 +266,7 @@ def build_detector_data(
     key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
     work = folder.with_name(f".{folder.name}.building-{key}")
     for stale in folder.parent.glob(f".{folder.name}.building-*"):
-        if stale != work:  # from other settings, models or data: never to be resumed
+        if stale != work or force:  # other settings, models or data: never to be resumed
             shutil.rmtree(stale, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     lock = open(work / ".lock", "w")  # noqa: SIM115 - held until the build ends

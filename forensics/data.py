@@ -232,6 +232,7 @@ def build_detector_data(
         existing = load_detector_data(folder)
         built_from = [g.get("sha256") for g in existing.manifest.get("generators", [])]
         if existing.manifest.get("settings") == settings and built_from == model_hashes:
+            _remove_unused_work(folder)  # what an interrupted rebuild (--force) left
             print(f"{folder}: detector data already built with these settings and models; reusing it")
             return existing
 
@@ -265,9 +266,7 @@ def build_detector_data(
     inputs = json.dumps([settings, model_hashes, [m.frames.video_sha256 for m in motions]], sort_keys=True)
     key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
     work = folder.with_name(f".{folder.name}.building-{key}")
-    for stale in folder.parent.glob(f".{folder.name}.building-*"):
-        if stale != work or force:  # other settings, models or data: never to be resumed
-            shutil.rmtree(stale, ignore_errors=True)
+    _remove_unused_work(folder, keep=None if force else work)  # other inputs: never to be resumed
     work.mkdir(parents=True, exist_ok=True)
     lock = open(work / ".lock", "w")  # noqa: SIM115 - held until the build ends
     try:
@@ -356,6 +355,22 @@ def build_detector_data(
         bar.close()
         lock.close()
     return load_detector_data(folder)
+
+
+def _remove_unused_work(folder: Path, keep: Path | None = None) -> None:
+    """Delete the work folders of interrupted builds of ``folder`` (all but ``keep``) that no running
+    build holds (a build holds its folder's lock file from start to end)."""
+    for work in folder.parent.glob(f".{folder.name}.building-*"):
+        if work == keep:
+            continue
+        try:
+            with open(work / ".lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(work, ignore_errors=True)
+        except BlockingIOError:
+            continue  # being built right now
+        except OSError:  # no lock file: a work folder of an older version
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _planned(

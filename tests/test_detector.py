@@ -242,3 +242,8 @@ def test_an_interrupted_data_build_resumes_from_the_videos_it_finished(
     assert len(done) < len(uninterrupted["videos"]), "stopped part-way"
     assert data.manifest["videos"] == uninterrupted["videos"]
     assert data.manifest["crops"] == uninterrupted["crops"]
+    # what an interrupted rebuild left goes when the finished data is reused
+    leftover = tmp_path / ".data.building-0123456789abcdef"
+    (leftover / "real").mkdir(parents=True)
+    build_detector_data(config, progress=False)
+    assert "reusing it" in capsys.readouterr().out and not leftover.exists()

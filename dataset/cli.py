@@ -82,10 +82,7 @@ def above_0_up_to(high: float) -> Callable[[str], float]:
     """An argparse type: a number above 0 and at most ``high`` (seconds, frame rates)."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        value = _number(text)
         if not 0 < value <= high:
             raise argparse.ArgumentTypeError(f"must be above 0 and at most {high:g}, got {text}")
         return value
@@ -95,10 +92,7 @@ def above_0_up_to(high: float) -> Callable[[str], float]:
 
 def fraction(text: str) -> float:
     """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
     return value
@@ -109,6 +103,13 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def add_config_options(parser: argparse.ArgumentParser, default: str, what: str) -> None:
@@ -550,11 +551,16 @@ def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     """The (sub)command's own parser that ``args`` went through: ``dancenow dataset build``'s for
     ``dancenow dataset build ...``."""
     while True:
-        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        name = getattr(args, subcommands[0].dest, None) if subcommands else None
-        if name not in (subcommands[0].choices if subcommands else {}):
+        subcommands = _subcommands(parser)
+        name = getattr(args, subcommands.dest, None) if subcommands else None
+        if subcommands is None or name not in subcommands.choices:
             return parser
-        parser = subcommands[0].choices[name]
+        parser = subcommands.choices[name]
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    """The parser's sub-commands (``dataset``'s build, publish, info), if it has any."""
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -568,7 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if not hasattr(args, "func"):  # `dancenow` or a group (`dancenow forensics`) with no command: list them
         group = _chosen_parser(parser, args)
-        names = list(next(a for a in group._actions if isinstance(a, argparse._SubParsersAction)).choices)
+        subcommands = _subcommands(group)
+        assert subcommands is not None  # only a group's parser has no func of its own
+        names = list(subcommands.choices)
         group.print_help(sys.stderr)
         print(
             f"\n{group.prog}: error: name a command ({', '.join(names)}); "

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from dataset.files import atomic_destination, cache_root
-from dataset.hub import looks_like_repo_id
+from dataset.hub import hub_failure, is_unreachable, looks_like_repo_id, quiet_hub_logs
 from dataset.keypoints import PoseSequence
 
 
@@ -82,8 +82,6 @@ def _check_hub_dataset(repo_id: str) -> None:
     from datasets.naming import camelcase_to_snakecase
     from huggingface_hub import HfApi, constants
 
-    from dataset.hub import is_unreachable
-
     if constants.HF_HUB_OFFLINE:
         return
     try:
@@ -99,8 +97,6 @@ def _check_hub_dataset(repo_id: str) -> None:
 
 
 def _hub_load_error(dataset: str, exc: BaseException) -> DataError:
-    from dataset.hub import hub_failure
-
     return DataError(
         f"{dataset}: cannot load it from the Hub: {hub_failure(exc)}; check the repo id and your "
         "network, or pass a dataset folder"
@@ -110,19 +106,17 @@ def _hub_load_error(dataset: str, exc: BaseException) -> DataError:
 def _load_split(dataset: str, split: str) -> Any:
     import datasets
 
-    from dataset.hub import quiet_hub_logs
-
     path = Path(dataset)
-    if not path.exists() and not looks_like_repo_id(dataset):
-        raise DataError(
-            f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
-            f"{_BUILD_ONE} or pass --set data.dataset=..."
-        )
-    # datasets would read a folder of videos or images as a one-split dataset of its files
-    if path.is_dir() and not any(path.rglob("*.parquet")):
-        raise DataError(f"{dataset}: not a dancenow dataset (no Parquet files in it); {_BUILD_ONE}")
     if not path.exists():
+        if not looks_like_repo_id(dataset):
+            raise DataError(
+                f"{dataset}: neither a dataset folder nor a Hub repo id (ORG/NAME); "
+                f"{_BUILD_ONE} or pass --set data.dataset=..."
+            )
         _check_hub_dataset(dataset)
+    elif path.is_dir() and not any(path.rglob("*.parquet")):
+        # datasets would read a folder of videos or images as a one-split dataset of its files
+        raise DataError(f"{dataset}: not a dancenow dataset (no Parquet files in it); {_BUILD_ONE}")
     try:
         with quiet_hub_logs():
             ds = datasets.load_dataset(dataset, split=split)

@@ -211,7 +211,8 @@ def transfer(
     started = time.perf_counter()
     retain_freed_memory()
     out = Path(out)
-    for video in (out, *([Path(side_by_side)] if side_by_side else [])):
+    videos = [out, *([Path(side_by_side)] if side_by_side else [])]
+    for video in videos:
         if video.suffix.lower() != ".mp4":  # checked before any work: VideoWriter writes H.264 MP4
             raise TransferError(f"{video}: the output is an H.264 MP4 video; name it {video.stem}.mp4")
     net = load_transfer_model(model, use_face=use_face)
@@ -234,7 +235,6 @@ def transfer(
         print(f"transfer: frames of {width}×{height} are too small for the watermark (min side {MIN_SIDE})")
     cpu = torch.device("cpu")
     autocast = autocast_for(resolve_precision(precision, cpu), cpu)
-    videos = [out, *([Path(side_by_side)] if side_by_side else [])]
     writer = VideoWriter(out, fps=motion.fps)
     sbs = VideoWriter(side_by_side, fps=motion.fps) if side_by_side else None
     source_frames = (
